@@ -1,0 +1,45 @@
+"""The `posetune` command line: a thin layer of argparse over the library API."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from data_pipeline.errors import DataError
+from search.errors import ConfigError, SearchInterrupted
+
+# Each module adds its subcommands to the parser; the order is the order of `posetune --help`.
+COMMAND_MODULES: tuple[str, ...] = ("search.commands.data",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posetune",
+        description=(
+            "Hyperparameter search for stacked-hourglass pose networks trained on synthetic people "
+            "(SURREAL) and evaluated on real photos (LSP, COCO, MPII)."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` and run the chosen command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, ConfigError, SearchInterrupted) as error:
+        print(f"posetune: error: {error}", file=sys.stderr)
+        return 2 if not isinstance(error, SearchInterrupted) else 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
