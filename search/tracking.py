@@ -1,0 +1,122 @@
+"""Weights & Biases through Ray's integration: one run per trial, grouped by experiment.
+
+Offline when no API key is set (runs land in each trial's folder; `wandb sync` uploads them later).
+Tracking is a side channel: nothing here may fail a search, so errors become warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from typing import Any
+
+import numpy as np
+from ray.air.integrations.wandb import WandbLoggerCallback
+
+from search.config import TrackingConfig
+
+log = logging.getLogger(__name__)
+OVERLAY_FILE = "predictions.png"  # written into a checkpoint by the trainable, shown as an image in W&B
+
+
+def has_wandb_api_key() -> bool:
+    """An API key in the environment or in ~/.netrc (where `wandb login` puts it)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(tracking: TrackingConfig) -> str | None:
+    """`online`, `offline`, or None (tracking off)."""
+    if tracking.wandb == "none":
+        return None
+    if tracking.wandb == "auto":
+        return "online" if has_wandb_api_key() else "offline"
+    return tracking.wandb
+
+
+def wandb_env(mode: str | None) -> dict[str, str]:
+    """Environment for the driver and the workers (W&B reads WANDB_MODE there, not only the argument)."""
+    if mode is None:
+        return {"WANDB_MODE": "disabled"}
+    return {"WANDB_MODE": mode, "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
+
+
+class PosetuneWandbCallback(WandbLoggerCallback):
+    """Ray's W&B callback, with the full resolved config, prediction overlays, and no failure modes."""
+
+    def __init__(self, experiment: dict[str, Any], tracking: TrackingConfig, mode: str, **kwargs):
+        super().__init__(
+            project=tracking.project,
+            entity=tracking.entity,
+            mode=mode,
+            upload_timeout=60,
+            excludes=["checkpoint_dir_name"],
+            log_config=False,
+            **kwargs,
+        )
+        self.experiment = experiment
+        self.log_images = tracking.log_images
+
+    def setup(self, *args, **kwargs):
+        try:
+            super().setup(*args, **kwargs)
+        except Exception as error:  # a missing key or bad project must not stop the search
+            log.warning("W&B tracking is off for this search: %s", error)
+            self._disabled = True
+
+    def log_trial_start(self, trial):
+        if getattr(self, "_disabled", False):
+            return
+        # The trial's own config holds only the searched keys; W&B gets the whole resolved experiment too.
+        self.kwargs["config"] = {"experiment": self.experiment, **trial.config}
+        self._guard(super().log_trial_start, trial)
+
+    def log_trial_result(self, iteration, trial, result):
+        if getattr(self, "_disabled", False):
+            return
+        if self.log_images:
+            overlay = self._read_overlay(trial, result)
+            if overlay is not None:
+                result = {**result, "target_val_predictions": overlay}
+        self._guard(super().log_trial_result, iteration, trial, result)
+
+    def log_trial_end(self, trial, failed=False):
+        if getattr(self, "_disabled", False) or trial not in self._trial_logging_actors:
+            return
+        self._guard(super().log_trial_end, trial, failed)
+
+    def on_experiment_end(self, trials, **info):
+        if getattr(self, "_disabled", False):
+            return
+        self._guard(super().on_experiment_end, trials, **info)
+
+    @staticmethod
+    def _guard(method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            log.warning("W&B logging failed (the search goes on): %s", error)
+            return None
+
+    @staticmethod
+    def _read_overlay(trial, result) -> np.ndarray | None:
+        """The overlay PNG the trainable put in this result's checkpoint, from the experiment storage."""
+        name = result.get("checkpoint_dir_name")
+        if not name:
+            return None
+        try:
+            import cv2
+
+            storage = trial.storage
+            path = f"{storage.trial_fs_path}/{name}/{OVERLAY_FILE}"
+            with storage.storage_filesystem.open_input_stream(path) as stream:
+                data = np.frombuffer(stream.readall(), dtype=np.uint8)
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        except (OSError, FileNotFoundError):
+            return None

@@ -1,0 +1,87 @@
+"""A tiny search setup shared by the search tests: demo data enhanced into shards with real Ray Data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from search.config import config_from_dict
+
+TINY = {
+    "name": "tiny",
+    "data": {"demo": True, "demo_clips": 6, "size": 64, "frames_per_clip": 4},
+    "model": {"num_stacks": 1, "num_features": 16, "depth": 2, "input_size": 32},
+    "train": {
+        "epochs": 2,
+        "steps_per_epoch": 3,
+        "batch_size": 8,
+        "lr": 0.002,
+        "lr_decay_steps": 10,
+        "sigma": 1.0,
+        "adv_weight": 0.1,
+        "max_eval_samples": 16,
+        "eval_batch_size": 16,
+        "channels_last": False,
+    },
+    "search": {
+        "num_samples": 4,
+        "max_concurrent": 2,
+        "space": {
+            "train.adv_weight": {"type": "uniform", "low": 0.0, "high": 1.0},
+            "augment.occlusion_prob": {"type": "uniform", "low": 0.0, "high": 0.8},
+            "train.lr_decay_rate": {"type": "uniform", "low": 0.3, "high": 1.0},
+        },
+    },
+    "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+    "failure": {"max_failures": 1},
+    "tracking": {"wandb": "offline", "project": "posetune-tests"},
+}
+
+
+def tiny_config(tmp, **sections):
+    """TINY with `sections` merged in, storage under `tmp`, shards from the shared fixture."""
+    raw = {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
+    raw["storage"] = {"path": str(tmp / "runs"), **raw.get("storage", {})}
+    return config_from_dict(raw)
+
+
+@pytest.fixture(scope="session")
+def shard_root(tmp_path_factory):
+    """Demo data generated and enhanced once (brightness on and off) for every search test."""
+    import ray
+
+    from search.data import prepare_shards
+    from search.tuner import init_ray
+
+    root = tmp_path_factory.mktemp("shards")
+    config = tiny_config(root, data={**TINY["data"], "shards": str(root)})
+    init_ray(None, {})
+    try:
+        prepare_shards(config)
+        prepare_shards(config.with_params({"data.brightness": False}))
+    finally:
+        ray.shutdown()
+    return str(root)
+
+
+@pytest.fixture
+def ray_session():
+    """Ray is started by the code under test (search.tuner.init_ray); this makes sure it goes away."""
+    import ray
+
+    yield
+    ray.shutdown()
+
+
+def kill_process_group(process: subprocess.Popen) -> None:
+    """SIGKILL a driver and every Ray process it started (they share its session)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
