@@ -512,6 +512,9 @@ def render_clip(
         for part, (a, b, _) in enumerate(PARTS):
             if b >= 0 and part > 0:
                 poses[3 * part : 3 * part + 3, f] = _rotvec(rest[b] - rest[a], local[b] - local[a])
+    # The SMPL-specific fields are stand-ins with the real shapes and dtypes: `pose` holds the global yaw
+    # (0:3) and, per part, the rotation vector taking its rest bone to its posed bone (global, not
+    # parent-relative as in SMPL); `shape` betas 0/1 carry height and gender; light[0] is the brightness.
     shape = np.zeros((10, n_frames))
     shape[0], shape[1] = (body.scale - 1.0) * 10, 1.0 if body.gender else -1.0
     bg_name = f"procedural/indoor_{int(rng.integers(0, 10**6)):06d}.jpg"
@@ -704,6 +707,8 @@ def write_demo(
     """
     from tqdm import tqdm
 
+    if clips < 1 or frames[0] < 1 or frames[1] < frames[0]:
+        raise ValueError(f"need clips >= 1 and 1 <= frames[0] <= frames[1], got {clips} and {frames}")
     started = time.perf_counter()
     out = Path(out)
     surreal, lsp = out / "surreal", out / "lsp"
