@@ -1,0 +1,79 @@
+"""COCO keypoints reader: person_keypoints_<set>.json + its image folder, one Sample per annotated person.
+
+COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those are not visible).
+`visible` is v == 2 (labelled and visible), matching LSP, where occluded joints are not visible; v == 1
+(labelled, occluded) keeps its coordinates. The person mask is the annotation's polygons (None for RLE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data_pipeline.errors import DataError
+from data_pipeline.joints import COCO17_TO_LSP14, map_joints
+from data_pipeline.readers.sample import Sample
+
+
+def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
+    if not isinstance(segmentation, list) or not segmentation:
+        return None
+    mask = np.zeros(shape, np.uint8)
+    for polygon in segmentation:
+        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
+
+
+def read_coco(
+    annotations_json: str | os.PathLike, image_dir: str | os.PathLike, split: str = ""
+) -> Iterator[Sample]:
+    """Samples for every annotation with num_keypoints > 0, image by image (each image decoded once).
+    `split` defaults to the file name's set ("val2017" for person_keypoints_val2017.json)."""
+    path = Path(annotations_json)
+    if not path.is_file():
+        raise DataError(path, "file is missing")
+    try:
+        data = json.loads(path.read_text())
+        images = {image["id"]: image for image in data["images"]}
+        annotations = data["annotations"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise DataError(path, f"not a COCO keypoints file ({type(error).__name__}: {error})") from error
+    split = split or path.stem.removeprefix("person_keypoints_")
+    by_image: dict[int, list[dict]] = defaultdict(list)
+    for annotation in annotations:
+        if annotation.get("num_keypoints", 0) > 0 and not annotation.get("iscrowd", 0):
+            by_image[annotation["image_id"]].append(annotation)
+    for image_id in sorted(by_image):
+        if image_id not in images:
+            raise DataError(path, f"annotation refers to unknown image id {image_id}")
+        image_path = Path(image_dir) / images[image_id]["file_name"]
+        bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise DataError(image_path, "image is missing or cannot be decoded")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        for annotation in by_image[image_id]:
+            keypoints = np.asarray(annotation["keypoints"], dtype=np.float32)
+            if keypoints.shape != (51,):
+                raise DataError(
+                    path,
+                    f"annotation {annotation.get('id')} has {keypoints.size} keypoint values, expected 51",
+                )
+            keypoints = keypoints.reshape(17, 3)
+            joints, visible = map_joints(keypoints[:, :2], keypoints[:, 2] == 2, COCO17_TO_LSP14)
+            yield Sample(
+                image=rgb,
+                mask=_polygon_mask(annotation.get("segmentation"), rgb.shape[:2]),
+                joints=joints,
+                visible=visible,
+                id=f"coco/{image_id}/{annotation['id']}",
+                domain="target",
+                split=split,
+                source_file=str(image_path),
+            )

@@ -1,0 +1,101 @@
+"""LSP reader: root/joints.mat + root/images/im%04d.jpg (LSP) or im%05d.jpg (LSP-extended).
+
+`joints` is (3, 14, N) with flag 1 = occluded in LSP and (14, 3, N) with flag 1 = visible in LSP-extended;
+both in LSP-14 order. A joint is `visible` when its flag says so and its coordinates are not negative (LSP
+marks missing joints with negative coordinates). Coordinates are taken as stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data_pipeline.errors import DataError
+from data_pipeline.readers._mat import load_mat, mat_array
+from data_pipeline.readers.sample import Sample
+
+TARGET_SPLITS = ("adapt", "val", "test")
+
+
+def default_splits(n: int) -> dict[str, list[int]]:
+    """LSP's 2000 images as 1..1000 adapt (unlabelled use), 1001..1500 val, 1501..2000 test, scaled to n."""
+    a, b = n // 2, (3 * n) // 4
+    return {
+        "adapt": list(range(1, a + 1)),
+        "val": list(range(a + 1, b + 1)),
+        "test": list(range(b + 1, n + 1)),
+    }
+
+
+def _load_splits(root: Path, n: int) -> dict[int, str]:
+    path = root / "splits.json"
+    if not path.is_file():
+        splits = default_splits(n)
+    else:
+        try:
+            splits = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(path, f"not readable JSON ({error})") from error
+        if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+            raise DataError(path, 'expected {"adapt": [ids], "val": [ids], "test": [ids]}')
+    by_id: dict[int, str] = {}
+    for name, ids in splits.items():
+        for image_id in ids:
+            try:
+                by_id[int(str(image_id).removeprefix("im"))] = name
+            except ValueError as error:
+                raise DataError(path, f"split {name!r} holds a bad image id {image_id!r}") from error
+    return by_id
+
+
+def _image_path(images: Path, number: int) -> Path:
+    for digits in (4, 5):
+        path = images / f"im{number:0{digits}d}.jpg"
+        if path.is_file():
+            return path
+    return images / f"im{number:04d}.jpg"
+
+
+def read_lsp(root: str | os.PathLike, extended: bool = False, splits: dict | None = None) -> Iterator[Sample]:
+    """Every image with its 14 joints. `splits` ({"adapt": [ids], ...}, ids = image numbers) overrides
+    root/splits.json, which overrides default_splits. Samples are yielded in image order with mask=None."""
+    root = Path(root)
+    mat_path = root / "joints.mat"
+    raw = mat_array(load_mat(mat_path, required=("joints",)), "joints", mat_path, ndim=3)
+    if extended:
+        if raw.shape[:2] != (14, 3):
+            raise DataError(mat_path, f"joints has shape {raw.shape}, LSP-extended expects (14, 3, N)")
+        xy, flag = raw[:, :2, :].transpose(2, 0, 1), raw[:, 2, :].T
+        visible = flag == 1
+    else:
+        if raw.shape[:2] != (3, 14):
+            raise DataError(mat_path, f"joints has shape {raw.shape}, LSP expects (3, 14, N)")
+        xy, flag = raw[:2].transpose(2, 1, 0), raw[2].T
+        visible = flag == 0
+    visible &= (xy >= 0).all(axis=-1)
+    n = xy.shape[0]
+    if splits is not None:
+        by_id = {int(str(i).removeprefix("im")): name for name, ids in splits.items() for i in ids}
+    else:
+        by_id = _load_splits(root, n)
+    images = root / "images"
+    for k in range(n):
+        path = _image_path(images, k + 1)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise DataError(path, "image is missing or cannot be decoded")
+        yield Sample(
+            image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+            mask=None,
+            joints=xy[k].astype(np.float32),
+            visible=visible[k].copy(),
+            id=path.stem,
+            domain="target",
+            split=by_id.get(k + 1, ""),
+            source_file=str(path),
+        )
