@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--n", type=int, default=12, help="samples to draw, half from each domain")
     show.set_defaults(func=run_show)
 
+    register_enhance(data_sub)
+
 
 def run_demo(args: argparse.Namespace) -> int:
     from data_pipeline import procedural
@@ -84,4 +86,101 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(source)} source and {len(target)} target samples")
     for path, reason in skipped:
         print(f"skipped {path}: {reason}")
+    return 0
+
+
+# --- `posetune data enhance` (issue 3) ------------------------------------------------------------
+
+
+def register_enhance(data_sub: argparse._SubParsersAction) -> None:
+    enhance = data_sub.add_parser(
+        "enhance",
+        help="Ray Data job: brightness centring + crop around the person -> Parquet shards + manifest.json",
+        description=(
+            "Joins the Ray cluster named by RAY_ADDRESS (or starts a local one) and writes OUT/source/*.parquet, "
+            "OUT/target/*.parquet and OUT/manifest.json (schema: data_pipeline/schema.py). Bad inputs are "
+            "skipped and listed in the manifest. Occlusion, rotation and flip are left to the training loader."
+        ),
+    )
+    enhance.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="surreal:DIR",
+        help="SURREAL root holding cmu/ (repeatable)",
+    )
+    enhance.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="KIND:PATH",
+        help="lsp:DIR, lsp-extended:DIR or coco:ANNOTATIONS.json:IMAGE_DIR (repeatable)",
+    )
+    enhance.add_argument(
+        "--out", required=True, help="output directory, s3://bucket/prefix or gs://bucket/prefix"
+    )
+    enhance.add_argument("--size", type=int, default=256, help="side of the square crops in pixels")
+    enhance.add_argument(
+        "--margin", type=float, default=0.15, help="crop side = person's longer side x (1 + 2 margin)"
+    )
+    enhance.add_argument(
+        "--frames-per-clip", type=int, default=None, help="frames drawn per clip (default all)"
+    )
+    enhance.add_argument("--frame-step", type=int, default=None, help="take every k-th frame of each clip")
+    enhance.add_argument("--no-brightness", action="store_true", help="skip brightness centring (eq. 1-2)")
+    enhance.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
+    enhance.add_argument("--jpeg-quality", type=int, default=95)
+    enhance.add_argument("--seed", type=int, default=0, help="frame choice seed")
+    enhance.add_argument("--num-tasks", type=int, default=None, help="cap on concurrent enhancing tasks")
+    enhance.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    enhance.set_defaults(func=run_enhance)
+
+
+def run_enhance(args: argparse.Namespace) -> int:
+    from search.errors import ConfigError
+
+    if not args.source and not args.target:
+        raise ConfigError("give at least one --source or --target")
+    if args.size < 8 or args.margin < 0:
+        raise ConfigError(f"--size must be >= 8 and --margin >= 0 (got {args.size}, {args.margin})")
+    from data_pipeline.pipeline import parse_input, run_enhancement
+
+    try:
+        sources = [parse_input(s, "source") for s in args.source]
+        targets = [parse_input(t, "target") for t in args.target]
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+    import ray
+
+    started_here = not ray.is_initialized()
+    try:
+        manifest = run_enhancement(
+            sources,
+            targets,
+            args.out,
+            size=args.size,
+            margin=args.margin,
+            frames_per_clip=args.frames_per_clip,
+            frame_step=args.frame_step,
+            brightness=not args.no_brightness,
+            image_format=args.image_format,
+            jpeg_quality=args.jpeg_quality,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            num_tasks=args.num_tasks,
+        )
+    finally:
+        if started_here:
+            ray.shutdown()
+    print(f"wrote {args.out}")
+    for domain, counts in manifest["counts"].items():
+        if counts:
+            print(f"  {domain:6s} " + ", ".join(f"{split} {n}" for split, n in counts.items()))
+    for spec, summary in manifest["inputs"].items():
+        print(
+            f"  {spec}: {summary['ok']}/{summary['total']} {summary['units']} ok, {summary['skipped']} skipped"
+        )
+    for item in manifest["skipped"]:
+        print(f"  skipped {item['path']}: {item['reason']}")
     return 0

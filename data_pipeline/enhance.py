@@ -1,0 +1,269 @@
+"""The study's image enhancements as pure numpy/OpenCV functions (no per-pixel Python loops).
+
+Conventions: images are uint8 (H, W, 3) RGB, masks bool (H, W) person pixels, joints float32 (14, 2)
+x, y with pixel centres at integer coordinates, visibility bool (14,). No function mutates its inputs;
+every random choice comes from an explicit `numpy.random.Generator`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from data_pipeline.joints import FLIP_PERMUTATION, flip_joints
+
+__all__ = [
+    "affine_matrix",
+    "apply_affine",
+    "center_brightness",
+    "crop_around_person",
+    "flip",
+    "occlude",
+    "person_barycenter",
+    "person_box",
+    "warp",
+]
+
+
+# --- Brightness centring (study §2.1) -------------------------------------------------------------
+
+
+def mean_brightness(image: np.ndarray, pixels: np.ndarray) -> float:
+    """Equation (1): B_A = (1 / N_A) * sum over the pixels of A of (R + G + B) / 3."""
+    channel_means = cv2.mean(image, mask=pixels.astype(np.uint8))[:3]
+    return float(sum(channel_means) / 3.0)
+
+
+def center_brightness(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Equation (2): every person pixel becomes RGB - B_person + B_background, clipped to 0..255.
+
+    B_person and B_background are equation (1) over the mask and its complement. The shift is
+    added in integer arithmetic after rounding it once, so the result is exact uint8. With no mask,
+    an empty mask or an all-person image there is nothing to centre on: the input is returned as is.
+    """
+    if mask is None:
+        return image
+    mask = np.asarray(mask, dtype=bool)
+    n_person = int(np.count_nonzero(mask))
+    if n_person == 0 or n_person == mask.size:
+        return image
+    shift = round(mean_brightness(image, ~mask) - mean_brightness(image, mask))
+    out = image.copy()
+    if shift != 0:
+        person = out[mask].astype(np.int16) + shift
+        out[mask] = np.clip(person, 0, 255).astype(np.uint8)
+    return out
+
+
+# --- The person's box and barycenter -----------------------------------------------------------
+
+
+def person_box(
+    mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray, shape: tuple[int, ...]
+) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1), inclusive pixel bounds of the person: the union of the mask's box and the
+    visible joints' box; the whole image when there is neither."""
+    xs: list[float] = []
+    ys: list[float] = []
+    if mask is not None and mask.any():
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        xs += [cols[0], cols[-1]]
+        ys += [rows[0], rows[-1]]
+    vis = np.asarray(visible, dtype=bool)
+    if vis.any():
+        pts = np.asarray(joints, dtype=np.float32)[vis]
+        xs += [float(pts[:, 0].min()), float(pts[:, 0].max())]
+        ys += [float(pts[:, 1].min()), float(pts[:, 1].max())]
+    if not xs:
+        return 0.0, 0.0, float(shape[1] - 1), float(shape[0] - 1)
+    return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
+
+
+def person_barycenter(mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
+    """The person's barycenter (x, y): the mean of its mask pixels, else of its visible joints."""
+    if mask is not None and mask.any():
+        m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+        return np.array([m["m10"] / m["m00"], m["m01"] / m["m00"]])
+    vis = np.asarray(visible, dtype=bool)
+    if vis.any():
+        return np.asarray(joints, dtype=np.float64)[vis].mean(axis=0)
+    return None
+
+
+# --- Occlusion (study §2.2, Figures 5-6) -----------------------------------------------------------
+
+
+def _patch_regions(box, ow: int, oh: int, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Figure 5's available areas: ranges (x_lo, x_hi, y_lo, y_hi) of a patch's top-left corner so that an
+    ow x oh patch lies inside the image and entirely above, below, left or right of the person's box."""
+    x0, y0, x1, y1 = (
+        int(math.floor(box[0])),
+        int(math.floor(box[1])),
+        int(math.ceil(box[2])),
+        int(math.ceil(box[3])),
+    )
+    regions = [
+        (0, width - ow, 0, y0 - oh),  # above
+        (0, width - ow, y1 + 1, height - oh),  # below
+        (0, x0 - ow, 0, height - oh),  # left
+        (x1 + 1, width - ow, 0, height - oh),  # right
+    ]
+    return [r for r in regions if r[0] <= r[1] and r[2] <= r[3]]
+
+
+def occlude(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    joints: np.ndarray,
+    visible: np.ndarray,
+    rng: np.random.Generator,
+    size_range: tuple[float, float] = (0.2, 0.5),
+    max_tries: int = 10,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Cover part of the person with a piece of background (the study's Figures 5-6).
+
+    A rectangle is anchored on a random person pixel and extends in a random direction along each
+    axis; its sides are U(size_range) times the person's extent (mask box), clipped to the frame. It is
+    covered by a same-size patch copied from a region that does not overlap the person's box. Up to
+    `max_tries` anchors/sizes are drawn; if no patch fits anywhere the inputs come back unchanged.
+    Returns (image, mask, visible): the mask loses the covered pixels, joints under the occluder
+    become not visible.
+    """
+    if mask is None or not mask.any():
+        return image, mask, visible
+    height, width = mask.shape
+    ys, xs = np.nonzero(mask)
+    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    extent_w, extent_h = box[2] - box[0] + 1, box[3] - box[1] + 1
+    for _ in range(max_tries):
+        k = int(rng.integers(len(xs)))
+        ax, ay = int(xs[k]), int(ys[k])
+        ow = max(1, round(rng.uniform(*size_range) * extent_w))
+        oh = max(1, round(rng.uniform(*size_range) * extent_h))
+        rx0 = ax if rng.random() < 0.5 else ax - ow + 1
+        ry0 = ay if rng.random() < 0.5 else ay - oh + 1
+        rx0, ry0 = max(rx0, 0), max(ry0, 0)
+        rx1, ry1 = min(rx0 + ow, width), min(ry0 + oh, height)
+        ow, oh = rx1 - rx0, ry1 - ry0
+        regions = _patch_regions(box, ow, oh, width, height)
+        if not regions:
+            continue
+        x_lo, x_hi, y_lo, y_hi = regions[int(rng.integers(len(regions)))]
+        px, py = int(rng.integers(x_lo, x_hi + 1)), int(rng.integers(y_lo, y_hi + 1))
+        out = image.copy()
+        out[ry0:ry1, rx0:rx1] = image[py : py + oh, px : px + ow]
+        out_mask = mask.copy()
+        out_mask[ry0:ry1, rx0:rx1] = False
+        # A pixel i covers [i - 0.5, i + 0.5): a joint is under the rectangle if its pixel is.
+        jx, jy = np.floor(joints[:, 0] + 0.5), np.floor(joints[:, 1] + 0.5)
+        covered = (jx >= rx0) & (jx < rx1) & (jy >= ry0) & (jy < ry1)
+        return out, out_mask, np.asarray(visible, dtype=bool) & ~covered
+    return image, mask, visible
+
+
+# --- One affine warp: crop, scale, rotation, flip ----------------------------------------------------
+
+
+def affine_matrix(
+    center: tuple[float, float] | np.ndarray,
+    side: float,
+    out_size: int,
+    rotation_deg: float = 0.0,
+    scale: float = 1.0,
+    pivot: tuple[float, float] | np.ndarray | None = None,
+    flip: bool = False,
+) -> np.ndarray:
+    """The (2, 3) matrix taking source pixels to output pixels of one crop.
+
+    The square of `side` source pixels centred on `center` fills the out_size x out_size output
+    (pixel centres at integers: q = k (p - c) + (N - 1) / 2 with k = scale * N / side). Before that the
+    image is rotated by `rotation_deg` (counter-clockwise on screen, as cv2.getRotationMatrix2D) about
+    `pivot` (default: `center`); `scale` > 1 zooms in; `flip` mirrors the output horizontally.
+    Compose everything here so an image is resampled once.
+    """
+    c = np.asarray(center, dtype=np.float64)
+    b = c if pivot is None else np.asarray(pivot, dtype=np.float64)
+    k = scale * out_size / side
+    theta = math.radians(rotation_deg)
+    rot = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    linear = k * rot
+    offset = k * (b - rot @ b - c) + (out_size - 1) / 2.0
+    matrix = np.concatenate([linear, offset[:, None]], axis=1)
+    if flip:
+        matrix[0] = -matrix[0]
+        matrix[0, 2] += out_size - 1
+    return matrix
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map (J, 2) points through a (2, 3) affine matrix; float32 out."""
+    pts = np.asarray(points, dtype=np.float64)
+    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def warp(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    joints: np.ndarray,
+    visible: np.ndarray,
+    matrix: np.ndarray,
+    out_size: int,
+    flipped: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Apply one affine warp to image (bilinear), mask (nearest) and joints (exact).
+
+    Joints that land outside the output become not visible. When `matrix` mirrors the image
+    (`flipped`), left/right joints are swapped so their names stay true.
+    """
+    size = (out_size, out_size)
+    out = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    out_mask = None
+    if mask is not None:
+        m = cv2.warpAffine(mask.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
+        out_mask = m.astype(bool)
+    pts = apply_affine(matrix, joints)
+    inside = (pts >= -0.5).all(axis=1) & (pts < out_size - 0.5).all(axis=1)
+    vis = np.asarray(visible, dtype=bool) & inside
+    if flipped:  # the matrix already mirrored x: only the left/right names remain to swap
+        pts, vis = pts[FLIP_PERMUTATION], vis[FLIP_PERMUTATION]
+    return out, out_mask, pts, vis
+
+
+def crop_around_person(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    joints: np.ndarray,
+    visible: np.ndarray,
+    out_size: int,
+    margin: float,
+    rotation_deg: float = 0.0,
+    scale: float = 1.0,
+    center: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop a square around the person and resize it to out_size in one bilinear warp.
+
+    The square is centred on the person's box (mask box united with the visible joints' box, or
+    `center`) and its side is the box's longer side times (1 + 2 * margin). Rotation is about the
+    person's barycenter (study §2.3). Returns (image, mask, joints, visible, matrix); `matrix` maps
+    source pixels to crop pixels (keep it to map predictions back).
+    """
+    x0, y0, x1, y1 = person_box(mask, joints, visible, image.shape)
+    side = max(x1 - x0 + 1, y1 - y0 + 1, 2.0) * (1.0 + 2.0 * margin)
+    c = ((x0 + x1) / 2.0, (y0 + y1) / 2.0) if center is None else center
+    pivot = person_barycenter(mask, joints, visible)
+    matrix = affine_matrix(c, side, out_size, rotation_deg, scale, pivot=pivot)
+    out, out_mask, pts, vis = warp(image, mask, joints, visible, matrix, out_size)
+    return out, out_mask, pts, vis, matrix
+
+
+def flip(
+    image: np.ndarray, mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Mirror horizontally; left and right joints swap so that their names stay true."""
+    out = np.ascontiguousarray(image[:, ::-1])
+    out_mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
+    pts, vis = flip_joints(joints, visible, image.shape[1])
+    return out, out_mask, pts, vis

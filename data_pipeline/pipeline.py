@@ -1,0 +1,457 @@
+"""The Ray Data enhancement job: readers -> brightness centring -> crop around the person -> Parquet shards.
+
+SURREAL clips are the unit of parallelism on the source side (one task decodes, enhances and encodes a
+clip), so the work spreads over every node of the cluster `ray.init()` joins. Target readers are
+sequential iterators: one task reads each target set and streams its samples to a pool of enhancing
+tasks (different pool sizes keep Ray Data from fusing the two stages).
+
+Occlusion, rotation, scale and flip are not baked in: they are per-trial hyperparameters applied by
+`data_pipeline.loader`. Layout and columns: `data_pipeline.schema`.
+
+Every input is accounted for in `manifest.json`: each SURREAL clip and each target image is either
+written or listed under `skipped` with the reason; a bad input never aborts the job. Output is written
+under a temporary sibling and committed by one directory rename (local, NFS), or, on object stores
+where directories cannot be renamed, copied and then sealed by writing `manifest.json` last (the
+loader refuses a root without a manifest).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pickle
+import posixpath
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from data_pipeline.enhance import center_brightness, crop_around_person
+from data_pipeline.errors import DataError
+from data_pipeline.readers.sample import Sample
+from data_pipeline.schema import SCHEMA_VERSION, SHARD_SCHEMA, encode_image, encode_mask
+
+log = logging.getLogger(__name__)
+
+SURREAL_SPLITS = ("train", "val", "test")
+TARGET_KINDS = ("lsp", "lsp-extended", "coco")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One dataset to enhance: `surreal:DIR`, `lsp:DIR`, `lsp-extended:DIR` or `coco:ANN.json:IMGDIR`."""
+
+    kind: str
+    paths: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ":".join((self.kind, *self.paths))
+
+    @property
+    def domain(self) -> str:
+        return "source" if self.kind == "surreal" else "target"
+
+
+def parse_input(text: str, domain: str | None = None) -> InputSpec:
+    """Parse `KIND:PATH[:PATH]`; `domain` ("source"/"target") restricts the kinds allowed."""
+    kind, _, rest = text.partition(":")
+    allowed = {"source": ("surreal",), "target": TARGET_KINDS}.get(domain, ("surreal", *TARGET_KINDS))
+    if kind not in allowed or not rest:
+        raise ValueError(f"{text!r}: expected one of {', '.join(k + ':PATH' for k in allowed)}")
+    paths = tuple(rest.split(":"))
+    if kind == "coco" and len(paths) != 2:
+        raise ValueError(f"{text!r}: expected coco:ANNOTATIONS.json:IMAGE_DIR")
+    if kind != "coco" and len(paths) != 1:
+        raise ValueError(f"{text!r}: expected {kind}:DIR")
+    return InputSpec(kind, paths)
+
+
+@dataclass(frozen=True)
+class EnhanceSettings:
+    """What the job does to every sample; recorded in the manifest."""
+
+    size: int = 256
+    margin: float = 0.15  # crop side = person's longer side x (1 + 2 margin)
+    brightness: bool = True  # eq. (1)-(2) on source samples
+    image_format: str = "jpeg"
+    jpeg_quality: int = 95
+    frames_per_clip: int | None = None
+    frame_step: int | None = None
+    seed: int = 0
+
+
+# --- Work done on one sample (also what the single-process benchmark loops over) ----------------
+
+
+def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
+    """Brightness (source only) -> crop around the person -> encode: one row of the shard schema."""
+    if sample.mask is None and not np.asarray(sample.visible).any():
+        raise ValueError("no person: neither a mask nor a visible joint")
+    image = sample.image
+    centred = settings.brightness and sample.domain == "source" and sample.mask is not None
+    if centred:
+        image = center_brightness(image, sample.mask)
+    crop, mask, joints, visible, matrix = crop_around_person(
+        image, sample.mask, sample.joints, sample.visible, settings.size, settings.margin
+    )
+    return {
+        "sample_id": sample.id,
+        "domain": sample.domain,
+        "split": sample.split,
+        "source_file": str(sample.source_file),
+        "image": encode_image(crop, settings.image_format, settings.jpeg_quality),
+        "mask": None if mask is None else encode_mask(mask),
+        "joints": joints.reshape(-1),
+        "visible": visible,
+        "width": settings.size,
+        "height": settings.size,
+        "crop_matrix": matrix.reshape(-1).astype(np.float32),
+        "brightness_centred": bool(centred),
+    }
+
+
+def rows_to_table(rows: list[dict]) -> pa.Table:
+    """Rows from `enhance_sample` -> a table with exactly SHARD_SCHEMA (plain Arrow types)."""
+    columns = {}
+    for field in SHARD_SCHEMA:
+        values = [row[field.name] for row in rows]
+        if pa.types.is_fixed_size_list(field.type):
+            flat = np.concatenate(values) if values else np.zeros(0)
+            inner = pa.array(flat.astype(field.type.value_type.to_pandas_dtype()), field.type.value_type)
+            columns[field.name] = pa.FixedSizeListArray.from_arrays(inner, field.type.list_size)
+        else:
+            columns[field.name] = pa.array(values, field.type)
+    return pa.Table.from_arrays(list(columns.values()), schema=SHARD_SCHEMA)
+
+
+# --- The ledger: every input's fate, collected from the tasks ----------------------------------------
+
+
+class _Ledger:
+    """A Ray actor that the tasks tell what became of each input (keyed, so task retries count once)."""
+
+    def __init__(self):
+        self.units: dict[str, dict] = {}
+        self.dropped: dict[str, dict] = {}
+
+    def record(self, units: list[dict], dropped: list[dict]) -> None:
+        for unit in units:
+            self.units[unit["key"]] = unit
+        for item in dropped:
+            self.dropped[item["sample_id"]] = item
+
+    def snapshot(self) -> tuple[list[dict], list[dict]]:
+        return list(self.units.values()), list(self.dropped.values())
+
+
+def _enhance_many(samples: Iterable[Sample], settings: EnhanceSettings) -> tuple[list[dict], list[dict]]:
+    rows, dropped = [], []
+    for sample in samples:
+        try:
+            rows.append(enhance_sample(sample, settings))
+        except Exception as error:  # one bad frame must not lose the others
+            dropped.append(
+                {
+                    "sample_id": sample.id,
+                    "path": str(sample.source_file),
+                    "reason": f"{type(error).__name__}: {error}",
+                }
+            )
+    return rows, dropped
+
+
+def _enhance_clips(batch: pa.Table, settings: EnhanceSettings, ledger) -> pa.Table:
+    """map_batches UDF on clip work items: read each clip, enhance its frames, return shard rows."""
+    import ray
+
+    from data_pipeline.readers import read_surreal_clip
+
+    rows, units, dropped = [], [], []
+    for key, spec, path, ref_bytes in zip(
+        batch["key"].to_pylist(),
+        batch["input"].to_pylist(),
+        batch["path"].to_pylist(),
+        batch["ref"].to_pylist(),
+        strict=True,
+    ):
+        try:
+            samples = read_surreal_clip(
+                pickle.loads(ref_bytes),
+                frames_per_clip=settings.frames_per_clip,
+                frame_step=settings.frame_step,
+                rng_seed=settings.seed,
+            )
+        except Exception as error:  # DataError for a corrupt clip; anything else is reported the same way
+            reason = error.problem if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+            where = error.path if isinstance(error, DataError) else path
+            units.append(
+                {
+                    "key": key,
+                    "input": spec,
+                    "path": where,
+                    "status": "skipped",
+                    "reason": reason,
+                    "samples": 0,
+                }
+            )
+            continue
+        clip_rows, clip_dropped = _enhance_many(samples, settings)
+        rows += clip_rows
+        dropped += clip_dropped
+        units.append(
+            {
+                "key": key,
+                "input": spec,
+                "path": path,
+                "status": "ok",
+                "reason": None,
+                "samples": len(clip_rows),
+            }
+        )
+    ray.get(ledger.record.remote(units, dropped))
+    return rows_to_table(rows)
+
+
+def _iter_target(spec: InputSpec) -> Iterator[Sample]:
+    from data_pipeline.readers import read_coco, read_lsp
+
+    if spec.kind == "coco":
+        return read_coco(spec.paths[0], spec.paths[1])
+    return read_lsp(spec.paths[0], extended=spec.kind == "lsp-extended")
+
+
+def _read_targets(batch: pa.Table, ledger, chunk: int = 32) -> Iterator[pa.Table]:
+    """map_batches UDF (a generator) on target specs: stream pickled samples in chunks of `chunk`."""
+    import ray
+
+    for text in batch["input"].to_pylist():
+        spec = parse_input(text, "target")
+        pending: list[Sample] = []
+        try:
+            for sample in _iter_target(spec):
+                pending.append(sample)
+                if len(pending) == chunk:
+                    yield _pickle_samples(text, pending)
+                    pending = []
+        except Exception as error:
+            reason = error.problem if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+            path = error.path if isinstance(error, DataError) else text
+            unit = {"key": f"{text}#reader", "input": text, "path": path, "status": "skipped", "samples": 0}
+            ray.get(ledger.record.remote([{**unit, "reason": f"reader stopped at {path}: {reason}"}], []))
+        if pending:
+            yield _pickle_samples(text, pending)
+
+
+def _pickle_samples(spec: str, samples: list[Sample]) -> pa.Table:
+    return pa.table(
+        {
+            "input": [spec] * len(samples),
+            "sample": [pickle.dumps(s, protocol=5) for s in samples],
+        }
+    )
+
+
+def _enhance_targets(batch: pa.Table, settings: EnhanceSettings, ledger) -> pa.Table:
+    """map_batches UDF on pickled target samples: enhance each; every image is one ledger unit."""
+    import ray
+
+    samples = [pickle.loads(b) for b in batch["sample"].to_pylist()]
+    rows, dropped = _enhance_many(samples, settings)
+    why = {d["sample_id"]: d["reason"] for d in dropped}
+    units = [
+        {
+            "key": f"{spec}#{s.id}",
+            "input": spec,
+            "path": str(s.source_file),
+            "status": "skipped" if s.id in why else "ok",
+            "reason": why.get(s.id),
+            "samples": int(s.id not in why),
+        }
+        for spec, s in zip(batch["input"].to_pylist(), samples, strict=True)
+    ]
+    ray.get(ledger.record.remote(units, []))
+    return rows_to_table(rows)
+
+
+# --- Output location and commit ----------------------------------------------------------------------
+
+
+def _exists(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
+    """Move the finished output under its final name; the manifest is the last thing to appear."""
+    if _exists(fs, final):
+        if not overwrite:
+            raise DataError(final, "output appeared while the job ran; not overwriting it")
+        fs.delete_dir(final)
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    if isinstance(fs, pafs.LocalFileSystem):
+        with fs.open_output_stream(posixpath.join(tmp, MANIFEST)) as f:
+            f.write(data)
+        fs.move(tmp, final)  # one rename: the whole output appears at once
+        return
+    pafs.copy_files(tmp, final, source_filesystem=fs, destination_filesystem=fs)
+    with fs.open_output_stream(posixpath.join(final, MANIFEST)) as f:
+        f.write(data)
+    fs.delete_dir(tmp)
+
+
+def _count_rows(fs: pafs.FileSystem, path: str) -> dict[str, int]:
+    if not _exists(fs, path):
+        return {}
+    table = pads.dataset(path, format="parquet", filesystem=fs).to_table(columns=["split"])
+    counts = table.column("split").value_counts().to_pylist()
+    return {c["values"]: int(c["counts"]) for c in sorted(counts, key=lambda c: c["values"])}
+
+
+# --- The job ------------------------------------------------------------------------------------------
+
+
+def run_enhancement(
+    sources: Iterable[str | InputSpec],
+    targets: Iterable[str | InputSpec],
+    out: str,
+    size: int = 256,
+    margin: float = 0.15,
+    frames_per_clip: int | None = None,
+    frame_step: int | None = None,
+    brightness: bool = True,
+    image_format: str = "jpeg",
+    jpeg_quality: int = 95,
+    seed: int = 0,
+    overwrite: bool = False,
+    num_tasks: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Enhance `sources` (surreal:DIR) and `targets` (lsp:DIR, coco:ANN:IMGDIR) into Parquet shards at `out`.
+
+    `out` is a local path or a URI pyarrow understands (s3://, gs://). Joins the running Ray cluster
+    (RAY_ADDRESS) or starts a local one. `num_tasks` caps concurrent enhancing tasks (None: as many as
+    Ray schedules). Returns the manifest (also written to OUT/manifest.json).
+    """
+    import ray
+
+    sources = [s if isinstance(s, InputSpec) else parse_input(s, "source") for s in sources]
+    targets = [t if isinstance(t, InputSpec) else parse_input(t, "target") for t in targets]
+    if not sources and not targets:
+        raise ValueError("nothing to enhance: give at least one source or target")
+    settings = EnhanceSettings(
+        size, margin, brightness, image_format, jpeg_quality, frames_per_clip, frame_step, seed
+    )
+    fs, final = pafs.FileSystem.from_uri(out)
+    final = final.rstrip("/")
+    parent, name = posixpath.split(final)
+    if not name:
+        raise DataError(out, "give a directory (or a prefix inside a bucket) to write into")
+    if _exists(fs, final) and not overwrite:
+        raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
+    tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+
+    started = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init()  # RAY_ADDRESS, if set, names the cluster to join
+    init_s = time.perf_counter() - started
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    compute = ray.data.TaskPoolStrategy(size=num_tasks)
+    ledger = ray.remote(num_cpus=0)(_Ledger).remote()
+
+    listed: list[dict] = []  # every input unit known before the job runs
+    skipped_inputs: list[dict] = []
+    clip_items = []
+    for spec in sources:
+        for split in SURREAL_SPLITS:
+            try:
+                from data_pipeline.readers import list_surreal_clips
+
+                clips = list_surreal_clips(spec.paths[0], split)
+            except DataError as error:
+                skipped_inputs.append({"path": error.path, "input": str(spec), "reason": error.problem})
+                continue
+            for ref in clips:
+                path = str(getattr(ref, "video", ref))  # ClipRef.video: the clip's mp4
+                key = f"{spec}#{path}"
+                clip_items.append({"key": key, "input": str(spec), "path": path, "ref": pickle.dumps(ref)})
+                listed.append({"key": key, "input": str(spec), "path": path})
+
+    try:
+        job_started = time.perf_counter()
+        if clip_items:
+            ds = ray.data.from_items(clip_items, override_num_blocks=len(clip_items))
+            ds = ds.map_batches(
+                _enhance_clips,
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=compute,
+                fn_kwargs={"settings": settings, "ledger": ledger},
+            )
+            ds.write_parquet(posixpath.join(tmp, "source"), filesystem=fs)
+        if targets:
+            ds = ray.data.from_items([{"input": str(t)} for t in targets], override_num_blocks=len(targets))
+            ds = ds.map_batches(
+                _read_targets,
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=ray.data.TaskPoolStrategy(size=1),
+                fn_kwargs={"ledger": ledger},
+            )
+            ds = ds.map_batches(
+                _enhance_targets,
+                batch_size=16,
+                batch_format="pyarrow",
+                compute=compute,
+                fn_kwargs={"settings": settings, "ledger": ledger},
+            )
+            ds.write_parquet(posixpath.join(tmp, "target"), filesystem=fs)
+        job_s = time.perf_counter() - job_started
+
+        units, dropped = ray.get(ledger.snapshot.remote())
+        by_key = {u["key"]: u for u in units}
+        for item in listed:  # a clip no task reported on is still accounted for
+            by_key.setdefault(
+                item["key"], {**item, "status": "skipped", "reason": "no task reported", "samples": 0}
+            )
+        for unit in by_key.values():
+            if unit["status"] == "skipped":
+                skipped_inputs.append(
+                    {"path": unit["path"], "input": unit["input"], "reason": unit["reason"]}
+                )
+        inputs = {}
+        for spec in [*sources, *targets]:
+            mine = [u for u in by_key.values() if u["input"] == str(spec)]
+            inputs[str(spec)] = {
+                "units": "clips" if spec.kind == "surreal" else "images",
+                "total": len(mine),
+                "ok": sum(u["status"] == "ok" for u in mine),
+                "skipped": sum(u["status"] == "skipped" for u in mine),
+                "samples_written": sum(u["samples"] for u in mine),
+            }
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "layout": {"source": "source/*.parquet", "target": "target/*.parquet"},
+            "counts": {d: _count_rows(fs, posixpath.join(tmp, d)) for d in ("source", "target")},
+            "inputs": inputs,
+            "skipped": sorted(skipped_inputs, key=lambda s: (s["input"], s["path"])),
+            "dropped_samples": sorted(dropped, key=lambda d: d["sample_id"]),
+            "settings": dataclasses.asdict(settings),
+            "sources": [str(s) for s in sources],
+            "targets": [str(t) for t in targets],
+            "versions": {"ray": ray.__version__, "pyarrow": pa.__version__, "numpy": np.__version__},
+            "timing_s": {"ray_init": round(init_s, 3), "job": round(job_s, 3)},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        _commit(fs, tmp, final, manifest, overwrite)
+    finally:
+        ray.kill(ledger)
+        if _exists(fs, tmp):
+            fs.delete_dir(tmp)
+    return manifest

@@ -1,0 +1,97 @@
+"""The Parquet shards' layout and schema, and how their image bytes are encoded.
+
+Layout of an enhancement output `OUT` (a local directory or an s3:// / gs:// prefix)::
+
+    OUT/manifest.json          counts per domain/split, settings, versions, skipped inputs (written last)
+    OUT/source/*.parquet       synthetic people (SURREAL), brightness-centred
+    OUT/target/*.parquet       real-looking photos (LSP, COCO, ...)
+
+One directory per domain (not hive partitioning) so every file holds every column and plain
+`pyarrow.dataset.dataset(OUT + "/source")` reads it; the split is a column, filtered at read time.
+
+Columns are plain Arrow types (no Ray tensor extension type), so pyarrow alone reads them.
+Each row is one person, already cropped to a `size` x `size` square around them:
+
+- `image`: the crop, JPEG at quality 95 by default (PNG with `image_format="png"`). JPEG because the
+  crops are 3-4x smaller than PNG and decode about twice as fast, which is what the per-trial
+  loader pays for every sample; SURREAL frames are H.264 video and LSP/COCO are JPEG already, so q95
+  adds no artefact the source did not have. The chosen encoding is in the schema metadata and the
+  manifest; `decode_image` reads either.
+- `mask`: the person's pixels in the crop, PNG 8-bit (0 / 255), lossless; null where the format has
+  no mask (targets). The loader's occlusion needs it.
+- `joints`: 14 x (x, y) float32, LSP-14 order, in crop pixels (pixel centres at integers).
+- `visible`: 14 bools; joints outside the crop are not visible.
+- `crop_matrix`: the (2, 3) affine from the original image's pixels to the crop's, row-major, so
+  predictions can be mapped back to the original photo.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pyarrow as pa
+
+from data_pipeline.errors import DataError
+
+SCHEMA_VERSION = "1"
+NUM_JOINTS = 14
+
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),  # "source" | "target"
+        pa.field("split", pa.string(), nullable=False),  # SURREAL train/val/test; targets adapt/val/test
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("image", pa.binary(), nullable=False),
+        pa.field("mask", pa.binary(), nullable=True),
+        pa.field("joints", pa.list_(pa.float32(), 2 * NUM_JOINTS), nullable=False),
+        pa.field("visible", pa.list_(pa.bool_(), NUM_JOINTS), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("crop_matrix", pa.list_(pa.float32(), 6), nullable=False),
+        pa.field("brightness_centred", pa.bool_(), nullable=False),
+    ],
+    metadata={"posetune.schema_version": SCHEMA_VERSION},
+)
+
+DOMAINS = ("source", "target")
+
+
+def encode_image(image: np.ndarray, image_format: str = "jpeg", quality: int = 95) -> bytes:
+    """RGB uint8 -> JPEG (at `quality`) or PNG bytes."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if image_format == "jpeg":
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    elif image_format == "png":
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    else:
+        raise ValueError(f"image_format must be 'jpeg' or 'png', not {image_format!r}")
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as {image_format}")
+    return buf.tobytes()
+
+
+def decode_image(data: bytes, where: str = "<shard>") -> np.ndarray:
+    """JPEG/PNG bytes -> RGB uint8 (H, W, 3)."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(where, "image bytes are not a decodable JPEG/PNG")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """bool (H, W) -> 8-bit PNG (0 / 255)."""
+    ok, buf = cv2.imencode(".png", mask.astype(np.uint8) * 255)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {mask.shape} mask")
+    return buf.tobytes()
+
+
+def decode_mask(data: bytes | None, where: str = "<shard>") -> np.ndarray | None:
+    """PNG bytes -> bool (H, W); None stays None."""
+    if data is None:
+        return None
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise DataError(where, "mask bytes are not a decodable PNG")
+    return gray > 127

@@ -1,0 +1,113 @@
+"""The per-trial loader on hand-made shards (written with the job's own row code, read with pyarrow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from data_pipeline.errors import DataError
+from data_pipeline.loader import AugmentConfig, ShardDataset
+from data_pipeline.pipeline import EnhanceSettings, enhance_sample, rows_to_table
+from data_pipeline.readers.sample import Sample
+
+DOT = 3  # the joint marked by a single bright pixel
+
+
+def _sample(k: int, split: str) -> Sample:
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 60, (120, 160, 3), dtype=np.uint8)
+    mask = np.zeros((120, 160), bool)
+    mask[25:105, 60:100] = True
+    image[mask] = (90, 60, 40)
+    joints = rng.uniform((62, 27), (98, 103), (14, 2)).astype(np.float32)
+    joints[DOT] = np.round(joints[DOT])
+    image[int(joints[DOT, 1]), int(joints[DOT, 0])] = 255
+    return Sample(image, mask, joints, np.ones(14, bool), f"s{k:03d}", "source", split, f"clip{k}.mp4")
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    settings = EnhanceSettings(size=64, margin=0.1, brightness=False, image_format="png")
+    rows = [enhance_sample(_sample(k, "train" if k < 6 else "val"), settings) for k in range(8)]
+    (root / "source").mkdir()
+    pq.write_table(rows_to_table(rows[:5]), root / "source" / "a.parquet")
+    pq.write_table(rows_to_table(rows[5:]), root / "source" / "b.parquet")
+    (root / "manifest.json").write_text(json.dumps({"counts": {"source": {"train": 6, "val": 2}}}))
+    return str(root)
+
+
+def _dot(image: np.ndarray) -> np.ndarray:
+    weights = np.clip(image[..., 0].astype(np.float64) - 100, 0, None)  # only the dot is brighter than 100
+    ys, xs = np.mgrid[: image.shape[0], : image.shape[1]]
+    return np.array([(weights * xs).sum(), (weights * ys).sum()]) / weights.sum()
+
+
+def test_evaluation_mode_is_deterministic_and_resizes_with_the_joints(shards):
+    ds = ShardDataset(shards, "source", "train", input_size=128)
+    assert len(ds) == 6 and [ds.sample_id(i) for i in range(6)] == [f"s{k:03d}" for k in range(6)]
+    a, b = ds[2], ds[2]
+    assert a["image"].shape == (128, 128, 3) and a["image"].dtype == np.uint8
+    assert a["joints"].shape == (14, 2) and a["joints"].dtype == np.float32 and a["visible"].dtype == bool
+    np.testing.assert_array_equal(a["image"], b["image"])
+    assert np.linalg.norm(_dot(a["image"]) - a["joints"][DOT]) < 0.5
+    assert len(ShardDataset(shards, "source", "val", 64)) == 2
+    assert len(ShardDataset(shards, "source", "train", 64, limit=3)) == 3
+
+
+def test_augmentation_is_deterministic_per_seed_epoch_and_index(shards):
+    aug = AugmentConfig(occlusion_prob=0.5, rotation_deg=40, flip_prob=0.5)
+    ds = ShardDataset(shards, "source", "train", 64, augment=aug, seed=7)
+    first = [ds[i]["image"] for i in range(6)]
+    again = ShardDataset(shards, "source", "train", 64, augment=aug, seed=7)
+    for i in (5, 0, 3):  # order does not matter
+        np.testing.assert_array_equal(again[i]["image"], first[i])
+    ds.set_epoch(1)
+    assert any(not np.array_equal(ds[i]["image"], first[i]) for i in range(6))
+    ds.set_epoch(0)
+    np.testing.assert_array_equal(ds[4]["image"], first[4])
+    other_seed = ShardDataset(shards, "source", "train", 64, augment=aug, seed=8)
+    assert any(not np.array_equal(other_seed[i]["image"], first[i]) for i in range(6))
+
+
+def test_joints_follow_rotation_scale_and_flip(shards):
+    aug = AugmentConfig(rotation_deg=45, scale_range=(0.8, 1.2), flip_prob=0.5)
+    ds = ShardDataset(shards, "source", "train", 96, augment=aug, seed=1)
+    flips = 0
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            item = ds[i]
+            dot = _dot(item["image"])
+            distances = np.linalg.norm(item["joints"] - dot, axis=1)
+            nearest = int(np.argmin(distances))
+            assert distances[nearest] < 0.5
+            assert nearest in (DOT, 2)  # 3 is the left hip; flipped, it is named right hip (2)
+            flips += nearest == 2
+    assert 0 < flips < 18
+
+
+def test_occlusion_changes_only_pixels_and_hides_joints(shards):
+    base = AugmentConfig(occlusion_prob=0.0, rotation_deg=0, scale_range=(1, 1), flip_prob=0)
+    occluded = AugmentConfig(occlusion_prob=1.0, rotation_deg=0, scale_range=(1, 1), flip_prob=0)
+    plain = ShardDataset(shards, "source", "train", 64, augment=base, seed=3)
+    covered = ShardDataset(shards, "source", "train", 64, augment=occluded, seed=3)
+    changed = 0
+    for i in range(len(plain)):
+        a, b = plain[i], covered[i]
+        np.testing.assert_allclose(a["joints"], b["joints"])  # geometry identical: same random stream
+        assert (b["visible"] <= a["visible"]).all()
+        changed += not np.array_equal(a["image"], b["image"])
+    assert changed >= 4
+
+
+def test_a_root_without_manifest_or_split_is_a_clear_error(shards, tmp_path):
+    with pytest.raises(DataError, match="manifest"):
+        ShardDataset(str(tmp_path), "source", "train", 64)
+    with pytest.raises(DataError, match="'test'"):
+        ShardDataset(shards, "source", "test", 64)
+    with pytest.raises(DataError, match="target"):
+        ShardDataset(shards, "target", "val", 64)

@@ -1,0 +1,135 @@
+"""The Ray Data enhancement job on tiny demo data with a real local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from data_pipeline import procedural
+from data_pipeline.errors import DataError
+from data_pipeline.loader import AugmentConfig, ShardDataset
+from data_pipeline.pipeline import parse_input, run_enhancement
+from data_pipeline.readers import list_surreal_clips, read_lsp, read_surreal
+from data_pipeline.schema import SHARD_SCHEMA, decode_image, decode_mask
+from search.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    procedural.write_demo(root, clips=4, seed=3, frames=(4, 6), target_images=8)
+    surreal = root / "surreal"
+    corrupt = list_surreal_clips(surreal, "train")[0]
+    with open(corrupt.video, "wb") as f:  # a truncated, undecodable video
+        f.write(b"\x00\x00\x00\x18ftypmp42 not a video")
+    return root, corrupt
+
+
+@pytest.fixture(scope="module")
+def enhanced(ray_local, demo, tmp_path_factory):
+    root, _ = demo
+    out = tmp_path_factory.mktemp("out") / "shards"
+    manifest = run_enhancement(
+        [f"surreal:{root / 'surreal'}"], [f"lsp:{root / 'lsp'}"], str(out), size=64, progress=False
+    )
+    return out, manifest
+
+
+def test_shards_have_the_documented_plain_arrow_schema(enhanced):
+    out, _ = enhanced
+    for domain in ("source", "target"):
+        files = sorted((out / domain).glob("*.parquet"))
+        assert files
+        for path in files:
+            schema = pq.read_schema(path)
+            assert schema.remove_metadata().equals(SHARD_SCHEMA.remove_metadata()), path
+    table = pads.dataset(out / "source").to_table()
+    image = decode_image(table.column("image")[0].as_py())
+    mask = decode_mask(table.column("mask")[0].as_py())
+    assert image.shape == (64, 64, 3) and mask.shape == (64, 64) and mask.any()
+    assert all(table.column("brightness_centred").to_pylist())
+    assert set(table.column("domain").to_pylist()) == {"source"}
+    assert pads.dataset(out / "target").to_table(columns=["mask"]).column("mask").null_count > 0
+
+
+def test_manifest_accounts_for_every_input_and_the_corrupt_clip(enhanced, demo):
+    out, manifest = enhanced
+    root, corrupt = demo
+    assert manifest == json.loads((out / "manifest.json").read_text())
+    skipped_by_reader: list = []
+    expected_source: dict[str, int] = {}
+    for split in ("train", "val", "test"):
+        n = sum(1 for _ in read_surreal(root / "surreal", split, skipped=skipped_by_reader))
+        if n:
+            expected_source[split] = n
+    expected_target: dict[str, int] = {}
+    for sample in read_lsp(root / "lsp"):
+        expected_target[sample.split] = expected_target.get(sample.split, 0) + 1
+    assert manifest["counts"]["source"] == expected_source
+    assert manifest["counts"]["target"] == expected_target
+
+    clips = sum(len(list_surreal_clips(root / "surreal", s)) for s in ("train", "val", "test"))
+    source = manifest["inputs"][f"surreal:{root / 'surreal'}"]
+    assert source == {
+        "units": "clips",
+        "total": clips,
+        "ok": clips - 1,
+        "skipped": 1,
+        "samples_written": sum(expected_source.values()),
+    }
+    target = manifest["inputs"][f"lsp:{root / 'lsp'}"]
+    assert target["total"] == target["ok"] == sum(expected_target.values())
+    [skip] = manifest["skipped"]
+    assert skip["path"] == corrupt.video and skip["reason"]
+    assert [p for p, _ in skipped_by_reader] == [corrupt.video]
+    assert manifest["settings"]["size"] == 64 and manifest["versions"]["ray"]
+
+
+def test_the_loader_reads_the_job_output_back(enhanced):
+    out, manifest = enhanced
+    ds = ShardDataset(str(out), "source", "train", 32, augment=AugmentConfig(occlusion_prob=1.0), seed=0)
+    assert len(ds) == manifest["counts"]["source"]["train"]
+    item = ds[0]
+    assert item["image"].shape == (32, 32, 3) and item["joints"].shape == (14, 2)
+    target = ShardDataset(str(out), "target", "val", 64)
+    assert np.isfinite(target[0]["joints"]).all()
+
+
+def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo, capsys):
+    out, _ = enhanced
+    root, _ = demo
+    before = (out / "manifest.json").read_text()
+    with pytest.raises(DataError, match="already exists"):
+        run_enhancement([], [f"lsp:{root / 'lsp'}"], str(out), size=64, progress=False)
+    argv = ["data", "enhance", "--target", f"lsp:{root / 'lsp'}", "--out", str(out), "--size", "48"]
+    assert main(argv) == 2  # the CLI prints the error as one line
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "manifest.json").read_text() == before
+    assert main([*argv, "--overwrite", "--no-brightness"]) == 0
+    replaced = json.loads((out / "manifest.json").read_text())
+    assert replaced["settings"]["size"] == 48 and not (out / "source").exists()
+    assert not [p for p in os.listdir(out.parent) if ".tmp-" in p]  # nothing left half-written
+
+
+def test_input_specs_are_checked():
+    assert parse_input("coco:a.json:imgs").paths == ("a.json", "imgs")
+    with pytest.raises(ValueError, match="surreal"):
+        parse_input("lsp:/x", "source")
+    with pytest.raises(ValueError, match="coco"):
+        parse_input("coco:a.json", "target")
