@@ -208,7 +208,11 @@ def _check(config: ExperimentConfig, path: str | None) -> None:
         for value in samples:
             if spec.type == "int" or (annotation is int and spec.type != "choice"):
                 value = int(value)
-            coerce(annotation, value, key=f"search.space.{dotted}", path=path)
+            value = coerce(annotation, value, key=f"search.space.{dotted}", path=path)
+            try:  # the section's own checks (ranges, allowed names) on every value the search can draw
+                dataclasses.replace(target, **{name: value})
+            except (TypeError, ValueError) as error:
+                raise ConfigError(str(error), path=path, key=f"search.space.{dotted}") from error
     if config.search.metric and config.search.mode not in ("max", "min"):
         raise ConfigError("must be max or min", path=path, key="search.mode")
     if config.resources.gpu < 0 or config.resources.cpu <= 0:

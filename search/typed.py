@@ -74,7 +74,8 @@ def coerce(annotation: Any, value: Any, *, key: str, path: str | None) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"expected a mapping, got {value!r}", path=path, key=key)
-        return dict(value)
+        item = args[1] if len(args) == 2 else Any
+        return {k: coerce(item, v, key=f"{key}.{k}", path=path) for k, v in value.items()}
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"expected true or false, got {value!r}", path=path, key=key)
@@ -84,6 +85,11 @@ def coerce(annotation: Any, value: Any, *, key: str, path: str | None) -> Any:
             raise ConfigError(f"expected an integer, got {value!r}", path=path, key=key)
         return value
     if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", path=path, key=key)
         return float(value)

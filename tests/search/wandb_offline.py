@@ -61,7 +61,8 @@ def config(run_file: Path) -> dict:
     for raw in _records(Path(run_file)):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(raw)
-        if record.WhichOneof("record_type") == "config":
-            for item in record.config.update:
-                out[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+        kind = record.WhichOneof("record_type")
+        updates = record.run.config.update if kind == "run" else record.config.update if kind == "config" else []
+        for item in updates:
+            out[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
     return out
