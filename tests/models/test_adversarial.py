@@ -44,7 +44,7 @@ def test_domain_loss_trains_the_classifier_and_reverses_into_the_features():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < first and loss_fn.last_accuracy == 1.0
+    assert loss.item() < first and loss_fn.last_accuracy == 1.0
     # The gradient reaching the inputs is the reverse of the plain classifier gradient, scaled by λ.
     f_s = source.clone().requires_grad_(True)
     clf.eval()
