@@ -51,3 +51,17 @@ def write_png(path, rgb: np.ndarray) -> None:
     """Write an RGB image as PNG (OpenCV wants BGR)."""
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"{path}: could not write the PNG")
+
+
+def render_checkpoint(checkpoint_dir, dataset, path, n: int = 8) -> None:
+    """A checkpoint's predictions (red) and the truth (green) on the first `n` samples of `dataset`, as PNG."""
+    from models.train import load_checkpoint, predict
+
+    model, config, _ = load_checkpoint(checkpoint_dir)
+    config.device = "cpu"
+    samples = [dataset[i] for i in range(min(n, len(dataset)))]
+    images = np.stack([s["image"] for s in samples])
+    pred, _ = predict(model, images, config)
+    gt = np.stack([s["joints"] for s in samples])
+    visible = np.stack([s["visible"] for s in samples])
+    write_png(path, overlay_grid(images, pred, gt, visible))

@@ -9,20 +9,46 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
 from models.hourglass import HourglassConfig
 from models.train import TrainConfig
-
-from data_pipeline.joints import LSP14
 from search.errors import ConfigError
 from search.typed import coerce, from_dict, to_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-3` (no dot) as a string; this safe loader reads it as the float everyone means."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str):
+    """Parse YAML text safely (no arbitrary objects), with `1e-3` as a float."""
+    return yaml.load(text, Loader=_YamlLoader)
+
+
 SEARCHABLE_SECTIONS = ("model", "train", "augment", "data")
 
 
@@ -134,11 +160,6 @@ class ExperimentConfig:
     def shards_root(self) -> str:
         return self.data.shards or join_uri(self.storage.path, "shards")
 
-    def shard_dir(self, brightness: bool | None = None) -> str:
-        """Shards for one brightness setting: the raw and centred images live side by side."""
-        brightness = self.data.brightness if brightness is None else brightness
-        return join_uri(self.shards_root, "centred" if brightness else "raw")
-
     @property
     def max_t(self) -> int:
         return self.scheduler.max_t or self.train.epochs
@@ -243,14 +264,14 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`)."""
     path = resolve_config_path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"not valid YAML: {error}", path=str(path)) from error
     for override in overrides or []:
         key, sep, text = override.partition("=")
         if not sep or not key:
             raise ConfigError(f"an override looks like key=value, got {override!r}", path=str(path))
-        _set_dotted(raw, key.strip(), yaml.safe_load(text), path=str(path))
+        _set_dotted(raw, key.strip(), load_yaml(text), path=str(path))
     return config_from_dict(raw, path=str(path))
 
 

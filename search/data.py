@@ -17,12 +17,35 @@ log = logging.getLogger(__name__)
 
 def shards_exist(shard_dir: str) -> bool:
     """A finished enhancement leaves its manifest last, so its presence means complete shards."""
+    import pyarrow.fs
+
     from search.tuner import filesystem_for
 
     fs, path = filesystem_for(shard_dir)
-    import pyarrow.fs
-
     return fs.get_file_info(f"{path}/manifest.json").type == pyarrow.fs.FileType.File
+
+
+def shard_dir(config: ExperimentConfig, brightness: bool | None = None) -> str:
+    """The shards for one brightness setting.
+
+    `data.shards` is either one `posetune data enhance` output (it holds manifest.json; its own setting
+    must then agree with the one asked for) or a root under which the search keeps `centred/` and `raw/`.
+    """
+    brightness = config.data.brightness if brightness is None else brightness
+    root = config.shards_root
+    if not shards_exist(root):
+        return join_uri(root, "centred" if brightness else "raw")
+    from data_pipeline.loader import read_manifest
+
+    made_with = read_manifest(root).get("settings", {}).get("brightness")
+    if made_with is not None and bool(made_with) != brightness:
+        raise ConfigError(
+            f"these shards were made with brightness centring {'on' if made_with else 'off'}, the config "
+            f"asks for {'on' if brightness else 'off'}: point data.shards at a root or other shards",
+            path=root,
+            key="data.brightness",
+        )
+    return root
 
 
 def brightness_variants(config: ExperimentConfig) -> list[bool]:
@@ -62,22 +85,22 @@ def prepare_shards(config: ExperimentConfig) -> list[str]:
 
     made = []
     for brightness in brightness_variants(config):
-        shard_dir = config.shard_dir(brightness)
-        if shards_exist(shard_dir):
+        out = shard_dir(config, brightness)
+        if shards_exist(out):
             continue
         sources, targets = source_and_targets(config)
         if not sources:
             raise ConfigError(
-                f"no shards at {shard_dir} and no data.source (or data.demo) to make them from", key="data"
+                f"no shards at {out} and no data.source (or data.demo) to make them from", key="data"
             )
-        log.info("enhancing into %s (brightness centring %s)", shard_dir, "on" if brightness else "off")
+        log.info("enhancing into %s (brightness centring %s)", out, "on" if brightness else "off")
         run_enhancement(
             sources=sources,
             targets=targets,
-            out=shard_dir,
+            out=out,
             size=config.data.size,
             frames_per_clip=config.data.frames_per_clip,
             brightness=brightness,
         )
-        made.append(shard_dir)
+        made.append(out)
     return made

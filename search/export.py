@@ -36,9 +36,8 @@ def export_best(
     uri: str, *, out: str = "best.pt", metric: str | None = None, mode: str | None = None, onnx: bool = False
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
-    from models.train import load_checkpoint
-
     from models.export import export_onnx, save_exported
+    from models.train import load_checkpoint
 
     result, checkpoint, metrics = best_checkpoint(uri, metric, mode)
     with checkpoint.as_directory() as directory:

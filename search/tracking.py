@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import numpy as np
-from ray.air.integrations.wandb import WandbLoggerCallback
+from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
 
 from search.config import TrackingConfig
 
@@ -46,8 +46,24 @@ def wandb_env(mode: str | None) -> dict[str, str]:
     return {"WANDB_MODE": mode, "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
 
 
+class _FlushingLoggingActor(_WandbLoggingActor):
+    """Ray's logging actor, but it waits for W&B's writer to shut down before it may be killed.
+
+    Ray kills the actor as soon as `run()` returns; W&B's service process writes the run file behind
+    `wandb.finish()`, so a short trial could leave an offline run file with nothing but its header.
+    """
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            self._wandb.teardown()
+
+
 class PosetuneWandbCallback(WandbLoggerCallback):
     """Ray's W&B callback, with the full resolved config, prediction overlays, and no failure modes."""
+
+    _logger_actor_cls = _FlushingLoggingActor
 
     def __init__(self, experiment: dict[str, Any], tracking: TrackingConfig, mode: str, **kwargs):
         super().__init__(
@@ -93,7 +109,32 @@ class PosetuneWandbCallback(WandbLoggerCallback):
     def on_experiment_end(self, trials, **info):
         if getattr(self, "_disabled", False):
             return
-        self._guard(super().on_experiment_end, trials, **info)
+        self._guard(super().on_experiment_end, trials, **info)  # waits for every run to finish writing
+        for trial in trials:
+            self._guard(self._upload_runs, trial)
+
+    @staticmethod
+    def _upload_runs(trial) -> None:
+        """Copy the trial's W&B folder from Ray's driver staging dir to the experiment storage.
+
+        The logging actors write there, and Tune's last sync to storage can come before the last runs
+        finish: without this the final trials' offline runs would stay behind in /tmp/ray.
+        """
+        import pyarrow.fs
+
+        local = os.path.join(trial.local_path, "wandb")
+        if not os.path.isdir(local):
+            return
+        storage = trial.storage
+        target = f"{storage.trial_fs_path}/wandb"
+        if os.path.realpath(local) == os.path.realpath(target):
+            return
+        pyarrow.fs.copy_files(
+            local,
+            target,
+            source_filesystem=pyarrow.fs.LocalFileSystem(),
+            destination_filesystem=storage.storage_filesystem,
+        )
 
     @staticmethod
     def _guard(method, *args, **kwargs):

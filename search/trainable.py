@@ -15,15 +15,15 @@ from typing import Any
 
 from data_pipeline.loader import ShardDataset
 from models.train import TrainData, fit
-
 from search.config import ExperimentConfig, config_from_dict
+from search.data import shard_dir
 
 OVERLAY_SAMPLES = 4
 
 
 def build_train_data(config: ExperimentConfig, brightness: bool | None = None) -> TrainData:
     """The four datasets `fit` needs, read from this config's shards."""
-    root = config.shard_dir(brightness)
+    root = shard_dir(config, brightness)
     size, seed = config.model.input_size, config.train.seed
     # Target images are real photos: they get the geometric augmentation but never the synthetic occluder.
     target_augment = dataclasses.replace(config.augment, occlusion_prob=0.0)
@@ -75,7 +75,7 @@ def run_trial(params: dict[str, Any], experiment: dict[str, Any]) -> None:
 
 def write_overlay(checkpoint_dir: str, dataset, n: int = OVERLAY_SAMPLES) -> None:
     """Predictions of the checkpoint drawn over the first target-val images, as predictions.png."""
-    from search.overlay import render_predictions
+    from models.overlay import render_checkpoint
     from search.tracking import OVERLAY_FILE
 
-    render_predictions(checkpoint_dir, dataset, n=n, out=Path(checkpoint_dir) / OVERLAY_FILE)
+    render_checkpoint(checkpoint_dir, dataset, Path(checkpoint_dir) / OVERLAY_FILE, n=n)

@@ -85,11 +85,6 @@ def coerce(annotation: Any, value: Any, *, key: str, path: str | None) -> Any:
             raise ConfigError(f"expected an integer, got {value!r}", path=path, key=key)
         return value
     if annotation is float:
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", path=path, key=key)
         return float(value)

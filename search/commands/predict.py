@@ -33,7 +33,7 @@ def _predict(args) -> int:
     from data_pipeline.errors import DataError
     from data_pipeline.joints import LSP14
     from models.export import load_exported, predict_images
-    from search.overlay import overlay_strip, write_png
+    from models.overlay import draw_skeleton, write_png
 
     model, config, _ = load_exported(args.model)
     images = []
@@ -43,12 +43,14 @@ def _predict(args) -> int:
             raise DataError(name, "not a readable image")
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, image, (joints, confidence) in zip(
         args.images, images, predict_images(model, config, images), strict=True
     ):
         visible = confidence >= args.min_confidence
-        path = write_png(out / f"{Path(name).stem}.png", overlay_strip([image], [joints], [visible]))
+        path = out / f"{Path(name).stem}.png"
+        write_png(path, draw_skeleton(image, joints, visible))
         results[name] = {
             "overlay": str(path),
             "joints": {joint: [float(x), float(y)] for joint, (x, y) in zip(LSP14, joints, strict=True)},

@@ -50,25 +50,6 @@ def tiny_config(tmp, **sections):
     return config_from_dict(raw)
 
 
-@pytest.fixture(scope="session")
-def shard_root(tmp_path_factory):
-    """Demo data generated and enhanced once (brightness on and off) for every search test."""
-    import ray
-
-    from search.data import prepare_shards
-    from search.tuner import init_ray
-
-    root = tmp_path_factory.mktemp("shards")
-    config = tiny_config(root, data={**TINY["data"], "shards": str(root)})
-    init_ray(None, {})
-    try:
-        prepare_shards(config)
-        prepare_shards(config.with_params({"data.brightness": False}))
-    finally:
-        ray.shutdown()
-    return str(root)
-
-
 @pytest.fixture
 def ray_session():
     """Ray is started by the code under test (search.tuner.init_ray); this makes sure it goes away."""

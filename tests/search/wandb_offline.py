@@ -62,7 +62,9 @@ def config(run_file: Path) -> dict:
         record = wandb_internal_pb2.Record()
         record.ParseFromString(raw)
         kind = record.WhichOneof("record_type")
-        updates = record.run.config.update if kind == "run" else record.config.update if kind == "config" else []
+        updates = (
+            record.run.config.update if kind == "run" else record.config.update if kind == "config" else []
+        )
         for item in updates:
             out[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
     return out
