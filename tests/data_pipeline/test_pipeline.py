@@ -124,7 +124,7 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo,
     assert main([*argv, "--overwrite", "--no-brightness"]) == 0
     replaced = json.loads((out / "manifest.json").read_text())
     assert replaced["settings"]["size"] == 48 and not (out / "source").exists()
-    assert not [p for p in os.listdir(out.parent) if ".tmp-" in p]  # nothing left half-written
+    assert os.listdir(out.parent) == ["shards"]  # no temporary output or ledger left behind
 
 
 def test_input_specs_are_checked():
