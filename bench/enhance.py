@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cv2
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -84,8 +85,9 @@ def single_process(demo: Path, settings: EnhanceSettings, out: Path) -> dict:
     }
 
 
-def ray_job(demo: Path, settings: EnhanceSettings, out: Path, cpus: int) -> dict:
-    """(b): the Ray Data job, cold then warm, with ray.init timed apart."""
+def ray_job(demo: Path, settings: EnhanceSettings, out: Path, cpus: int, loop_again) -> dict:
+    """(b): the Ray Data job, cold then warm twice, with ray.init timed apart. `loop_again` re-runs the
+    single-process loop between the warm runs, so both see the same load from other processes."""
     import ray
 
     t = time.perf_counter()
@@ -93,12 +95,16 @@ def ray_job(demo: Path, settings: EnhanceSettings, out: Path, cpus: int) -> dict
     init_s = time.perf_counter() - t
     runs = []
     try:
-        for name in ("cold", "warm"):
+        for name in ("cold", "warm", "loop", "warm-2"):
+            if name == "loop":
+                loop_again()
+                continue
             t = time.perf_counter()
             manifest = run_enhancement(
                 [f"surreal:{demo / 'surreal'}"],
                 [f"lsp:{demo / 'lsp'}"],
                 str(out / f"ray-{name}"),
+                overwrite=True,
                 size=settings.size,
                 margin=settings.margin,
                 progress=False,
@@ -156,15 +162,27 @@ def main() -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "enhance.json"))
     args = parser.parse_args()
     settings = EnhanceSettings(size=args.size)
+    threads = cv2.getNumThreads()
     with tempfile.TemporaryDirectory(prefix="posetune-bench-") as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
         procedural.write_demo(tmp / "demo", clips=args.clips, seed=0)
         demo_s = time.perf_counter() - t
-        loop = single_process(tmp / "demo", settings, tmp)
-        job = ray_job(tmp / "demo", settings, tmp, args.cpus)
+        loops = [single_process(tmp / "demo", settings, tmp)]
+        job = ray_job(
+            tmp / "demo",
+            settings,
+            tmp,
+            args.cpus,
+            lambda: loops.append(single_process(tmp / "demo", settings, tmp)),
+        )
+        cv2.setNumThreads(1)
+        loop_1 = single_process(tmp / "demo", settings, tmp)
+        cv2.setNumThreads(threads)
         load = loader(tmp / "ray-warm", args.size, args.loader_samples)
-    warm = job["runs"][-1]["images_per_s"]
+    loop = max(loops, key=lambda r: r["images_per_s"])  # best of two: the machine is shared
+    loop["runs_images_per_s"] = [r["images_per_s"] for r in loops]
+    warm = max(r["images_per_s"] for r in job["runs"][1:])
     result = {
         "machine": {
             "cpus_visible": os.cpu_count(),
@@ -177,11 +195,13 @@ def main() -> int:
             "image_format": settings.image_format,
             "jpeg_quality": settings.jpeg_quality,
         },
-        "single_process": loop,
+        "single_process": loop,  # OpenCV's default threads (it parallelises warps over the cores)
+        "single_process_1_thread": loop_1,  # cv2.setNumThreads(1), as inside each Ray task
         "ray_data": job,
         "ratios": {
             "ray_cold_vs_loop": round(job["runs"][0]["images_per_s"] / loop["images_per_s"], 2),
             "ray_warm_vs_loop": round(warm / loop["images_per_s"], 2),
+            "ray_warm_vs_loop_1_thread": round(warm / loop_1["images_per_s"], 2),
             "loader_augment_vs_warm_job": round(load["samples_per_s"]["augment"] / warm, 2),
         },
         "loader": load,
@@ -191,6 +211,7 @@ def main() -> int:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'what':38s} {'value':>10s}")
     print(f"{'single-process loop, images/s':38s} {loop['images_per_s']:10.1f}")
+    print(f"{'single-process loop 1 thread, images/s':38s} {loop_1['images_per_s']:10.1f}")
     for run in job["runs"]:
         print(
             f"{'Ray Data (' + str(args.cpus) + ' cpus, ' + run['run'] + '), images/s':38s} {run['images_per_s']:10.1f}"
