@@ -26,7 +26,6 @@ import posixpath
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -429,11 +428,10 @@ def run_enhancement(
             datasets[domain].write_parquet(posixpath.join(tmp, domain), filesystem=fs)
             stage_s[domain] = round(time.perf_counter() - t, 3)
 
-        # Both domains run at once, so one's tail (or the target reader) does not leave CPUs idle.
+        # One after the other: writing both at once from two threads races in Ray's lazy imports.
         job_started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for future in [pool.submit(write, domain) for domain in datasets]:
-                future.result()
+        for domain in datasets:
+            write(domain)
         job_s = time.perf_counter() - job_started
 
         units, dropped = ledger.read()
