@@ -94,8 +94,8 @@ class EnhanceSettings:
 
 def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
     """Brightness (source only) -> crop around the person -> encode: one row of the shard schema."""
-    if sample.mask is None and not np.asarray(sample.visible).any():
-        raise ValueError("no person: neither a mask nor a visible joint")
+    if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.visible).any():
+        raise ValueError("no person in the frame: empty mask and no visible joint")
     image = sample.image
     centred = settings.brightness and sample.domain == "source" and sample.mask is not None
     if centred:
