@@ -109,6 +109,14 @@ def sample_pose(rng: np.random.Generator) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def pose_vector(**values: float) -> np.ndarray:
+    """A pose over POSE_KEYS from named values, the rest 0 (standing straight, arms down, facing the camera)."""
+    unknown = set(values) - set(POSE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown pose parameter(s) {sorted(unknown)}; known: {POSE_KEYS}")
+    return np.array([float(values.get(key, 0.0)) for key in POSE_KEYS])
+
+
 def sample_body(rng: np.random.Generator) -> Body:
     return Body(scale=float(rng.uniform(0.85, 1.12)), gender=int(rng.integers(0, 2)))
 
@@ -439,19 +447,32 @@ def _rotvec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return axis / s * np.arctan2(s, c) if s > 1e-9 else np.zeros(3)
 
 
-def render_clip(rng: np.random.Generator, n_frames: int, sequence: str, clip_no: int) -> Clip:
+def render_clip(
+    rng: np.random.Generator,
+    n_frames: int,
+    sequence: str,
+    clip_no: int,
+    poses: tuple[np.ndarray, np.ndarray] | None = None,
+    positions: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> Clip:
     """A smooth clip: one body, one outfit, one background; the pose eases from one draw to another with a
-    small sway, and the person drifts across the frame."""
+    small sway, and the person's pelvis drifts across the frame. `poses` (first, last; over POSE_KEYS, no
+    sway then) and `positions` (first, last pelvis pixel) fix what is otherwise drawn at random."""
     w, h = FRAME_SIZE
     body, outfit = sample_body(rng), sample_outfit(rng)
     background = source_background(rng, (h, w))
     pose_a, pose_b = sample_pose(rng), sample_pose(rng)
     pose_b[0] = pose_a[0] + rng.uniform(-0.6, 0.6)  # turn a little, not all the way round
+    sway = 0.08
+    if poses is not None:
+        pose_a, pose_b, sway = np.asarray(poses[0], float), np.asarray(poses[1], float), 0.0
     cam_dist = float(rng.uniform(5.0, 8.0))
     cam_loc = np.array([0.0, 1.0, cam_dist])
     depth = cam_dist  # the person's pelvis sits at Z = 0
     start = np.array([rng.uniform(110, 210), rng.uniform(105, 135)])
     end = start + rng.uniform(-25, 25, size=2)
+    if positions is not None:
+        start, end = np.asarray(positions[0], float), np.asarray(positions[1], float)
     brightness = float(rng.uniform(0.45, 1.25))  # independent of the background, as in SURREAL
     sway_phase = rng.uniform(0, 2 * np.pi, size=len(POSE_KEYS))
     light = np.concatenate([[brightness], rng.normal(0, 0.3, size=8)])
@@ -466,7 +487,7 @@ def render_clip(rng: np.random.Generator, n_frames: int, sequence: str, clip_no:
     zrot = np.empty((n_frames, 1))
     for f in range(n_frames):
         pose = (1 - t[f]) * pose_a + t[f] * pose_b
-        pose[1:] += 0.08 * np.sin(2 * np.pi * f / 15.0 + sway_phase[1:])
+        pose[1:] += sway * np.sin(2 * np.pi * f / 15.0 + sway_phase[1:])
         pos = (1 - t[f]) * start + t[f] * end
         pelvis = backproject(pos[0], pos[1], depth, cam_loc)
         local, head_top, head_fwd = skeleton(pose, body)
@@ -491,6 +512,9 @@ def render_clip(rng: np.random.Generator, n_frames: int, sequence: str, clip_no:
         for part, (a, b, _) in enumerate(PARTS):
             if b >= 0 and part > 0:
                 poses[3 * part : 3 * part + 3, f] = _rotvec(rest[b] - rest[a], local[b] - local[a])
+    # The SMPL-specific fields are stand-ins with the real shapes and dtypes: `pose` holds the global yaw
+    # (0:3) and, per part, the rotation vector taking its rest bone to its posed bone (global, not
+    # parent-relative as in SMPL); `shape` betas 0/1 carry height and gender; light[0] is the brightness.
     shape = np.zeros((10, n_frames))
     shape[0], shape[1] = (body.scale - 1.0) * 10, 1.0 if body.gender else -1.0
     bg_name = f"procedural/indoor_{int(rng.integers(0, 10**6)):06d}.jpg"
@@ -653,15 +677,13 @@ TARGET_PER_CLIP = 10
 
 
 def _split_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
-    """Counts per split that add up to `total`, every split non-empty when total >= len(shares)."""
+    """Counts per split that add up to `total` (largest remainders first, ties to the earlier split),
+    every split non-empty when total >= len(shares)."""
     names = list(shares)
     counts = {name: int(total * shares[name]) for name in names}
-    for name in names[::-1]:  # top up the smaller splits first
-        if sum(counts.values()) >= total:
-            break
+    by_remainder = sorted(names, key=lambda n: -(total * shares[n] - counts[n]))
+    for name in by_remainder[: total - sum(counts.values())]:
         counts[name] += 1
-    while sum(counts.values()) < total:
-        counts[names[0]] += 1
     if total >= len(names):
         for name in names[1:]:
             if counts[name] == 0:
@@ -685,6 +707,8 @@ def write_demo(
     """
     from tqdm import tqdm
 
+    if clips < 1 or frames[0] < 1 or frames[1] < frames[0]:
+        raise ValueError(f"need clips >= 1 and 1 <= frames[0] <= frames[1], got {clips} and {frames}")
     started = time.perf_counter()
     out = Path(out)
     surreal, lsp = out / "surreal", out / "lsp"

@@ -10,7 +10,7 @@ from data_pipeline.errors import DataError
 from search.errors import ConfigError, SearchInterrupted
 
 # Each module adds its subcommands to the parser; the order is the order of `posetune --help`.
-COMMAND_MODULES: tuple[str, ...] = ("search.commands.data",)
+COMMAND_MODULES: tuple[str, ...] = ("search.commands.data", "search.commands.train")
 
 
 def build_parser() -> argparse.ArgumentParser:

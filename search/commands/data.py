@@ -78,7 +78,7 @@ def run_show(args: argparse.Namespace) -> int:
     target = list(itertools.islice(read_lsp(root / "lsp"), args.n - len(source)))
     if not source and not target:
         raise DataError(root, "no samples to show")
-    grid = sample_grid(source + target, columns=min(6, max(1, len(source) + len(target))))
+    grid = sample_grid(source + target, columns=min(6, max(1, len(source) + len(target))), cell=256)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):

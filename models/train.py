@@ -1,0 +1,580 @@
+"""`fit()`: train one configuration of the stacked hourglass, optionally domain-adversarial. Knows nothing of Ray.
+
+Each epoch: `steps_per_epoch` RMSprop steps on labelled source batches (plus, when `adv_weight > 0`, one
+unlabelled target batch per step through the gradient-reversal layer), validation on the labelled
+target-validation and source-validation splits, an atomically written checkpoint, and
+`report(metrics, checkpoint_dir)`. Batches are drawn from per-(seed, epoch) shuffles, so resuming from a
+checkpoint replays exactly the batches, weights and learning rates of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from data_pipeline.joints import LSP14
+from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
+from models.heatmaps import HeatmapCodec
+from models.hourglass import HourglassConfig, StackedHourglass
+from models.losses import LOSSES, pose_loss
+from models.metrics import scalars, summarize
+
+CHECKPOINT_FILE = "state.pt"
+SPLIT_PREFIXES = ("target_val_", "source_val_")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the run stops instead of reporting garbage."""
+
+
+@dataclass
+class TrainConfig:
+    """One training configuration; the search varies these fields by name (contract C)."""
+
+    model: HourglassConfig = field(default_factory=lambda: HourglassConfig(num_joints=len(LSP14)))
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # None: one pass over source train
+    batch_size: int = 6
+    lr: float = 1e-3
+    lr_decay_rate: float = 0.5  # lr · rate^(step / decay_steps), applied every step
+    lr_decay_steps: int = 2000
+    rmsprop_alpha: float = 0.99
+    weight_decay: float = 0.0
+    sigma: float = 2.0  # heatmap Gaussian std, heatmap pixels
+    loss: str = "mse"  # "mse" | "ce"
+    adv_weight: float = 0.0  # 0: no adversarial branch
+    adv_attach: str = "heatmaps"  # "heatmaps" | "features"
+    adv_schedule: str = "dann"  # "dann" | "constant" (λ = 1, the study's)
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    precision: str = "auto"  # "auto" | "fp32" | "bf16"
+    channels_last: bool = True
+    compile: bool = False
+    num_workers: int = 0
+    eval_batch_size: int = 16
+    max_eval_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = _model_config(self.model)
+        positive_ints = ("epochs", "batch_size", "lr_decay_steps", "eval_batch_size")
+        for name in positive_ints:
+            _check(name, getattr(self, name), int, lambda v: v >= 1, "a positive int")
+        for name in ("steps_per_epoch", "max_eval_samples"):
+            if getattr(self, name) is not None:
+                _check(name, getattr(self, name), int, lambda v: v >= 1, "a positive int or null")
+        _check("seed", self.seed, int, lambda v: v >= 0, "an int >= 0")
+        _check("num_workers", self.num_workers, int, lambda v: v >= 0, "an int >= 0")
+        _check("lr", self.lr, float, lambda v: v > 0, "a float > 0")
+        _check("lr_decay_rate", self.lr_decay_rate, float, lambda v: 0 < v <= 1, "a float in (0, 1]")
+        _check("rmsprop_alpha", self.rmsprop_alpha, float, lambda v: 0 <= v < 1, "a float in [0, 1)")
+        _check("weight_decay", self.weight_decay, float, lambda v: v >= 0, "a float >= 0")
+        _check("sigma", self.sigma, float, lambda v: v > 0, "a float > 0")
+        _check("adv_weight", self.adv_weight, float, lambda v: v >= 0, "a float >= 0")
+        for name in ("channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        choices = {
+            "loss": tuple(LOSSES),
+            "adv_attach": ("heatmaps", "features"),
+            "adv_schedule": ("dann", "constant"),
+            "device": ("auto", "cpu", "cuda"),
+            "precision": ("auto", "fp32", "bf16"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Build from plain types; an unknown key raises ValueError naming it."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ValueError(f"unknown TrainConfig key {key!r}; known keys: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _model_config(d: dict) -> HourglassConfig:
+    known = {f.name for f in dataclasses.fields(HourglassConfig)}
+    for key in d:
+        if key not in known:
+            raise ValueError(f"unknown TrainConfig key 'model.{key}'; known: {', '.join(sorted(known))}")
+    return HourglassConfig(**d)
+
+
+def _check(name: str, value: Any, kind: type, ok: Callable[[Any], bool], what: str) -> None:
+    kinds = (int, float) if kind is float else (kind,)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not ok(value):
+        raise ValueError(f"TrainConfig.{name} must be {what}, got {value!r}")
+
+
+@dataclass
+class TrainData:
+    """The four splits `fit` reads; each a map-style dataset of {"image", "joints", "visible", ...} dicts."""
+
+    source_train: Dataset  # labelled, augmented
+    source_val: Dataset  # labelled, augment=None
+    target_val: Dataset  # labelled real-looking images, augment=None: the model-selection split
+    target_adapt: Dataset | None = None  # unlabelled target images for the domain classifier
+
+
+class ExponentialDecay:
+    """lr multiplier rate^(step / decay_steps) (TF's exponential_decay, non-staircase), a picklable callable."""
+
+    def __init__(self, rate: float, decay_steps: int):
+        self.rate, self.decay_steps = float(rate), int(decay_steps)
+
+    def __call__(self, step: int) -> float:
+        return self.rate ** (step / self.decay_steps)
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+
+@dataclass
+class _Runtime:
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+
+def _runtime(config: TrainConfig) -> _Runtime:
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("TrainConfig.device is 'cuda' but torch sees no CUDA device")
+    use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if use_cuda else "cpu")
+    precision = config.precision if config.precision != "auto" else ("bf16" if use_cuda else "fp32")
+    return _Runtime(
+        device=device,
+        autocast_dtype=torch.bfloat16 if precision == "bf16" else None,
+        memory_format=torch.channels_last if config.channels_last else torch.contiguous_format,
+    )
+
+
+def images_to_tensor(images: torch.Tensor, runtime: _Runtime) -> torch.Tensor:
+    """uint8 `(B, S, S, 3)` RGB -> float `(B, 3, S, S)` in [0, 1] on the device, in the chosen memory format."""
+    x = images.to(runtime.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    return x.contiguous(memory_format=runtime.memory_format)
+
+
+def _collate(samples: list[dict]) -> dict:
+    """Stack only what training needs (datasets may carry ids, masks and other extras)."""
+    return {
+        "image": torch.from_numpy(np.stack([np.asarray(s["image"], dtype=np.uint8) for s in samples])),
+        "joints": torch.from_numpy(np.stack([np.asarray(s["joints"], dtype=np.float32) for s in samples])),
+        "visible": torch.from_numpy(np.stack([np.asarray(s["visible"], dtype=bool) for s in samples])),
+    }
+
+
+def _stream_seed(*keys: int) -> int:
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _batches(dataset: Dataset, batch_size: int, seed: int, epoch: int, stream: int, workers: int) -> Iterator:
+    """Endless shuffled batches; pass k of epoch e shuffles with seed (seed, stream, e, k), so it is replayable."""
+    batch_size = min(batch_size, len(dataset))
+    for k in range(1 << 30):
+        generator = torch.Generator().manual_seed(_stream_seed(seed, stream, epoch, k))
+        yield from DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=generator,
+            num_workers=workers,
+            collate_fn=_collate,
+        )
+
+
+def _set_epoch(dataset: Dataset | None, epoch: int) -> None:
+    if dataset is not None and hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def build_model(config: TrainConfig) -> tuple[StackedHourglass, DomainClassifier | None]:
+    """The pose network and, when `adv_weight > 0`, the domain classifier (initialised from `config.seed`)."""
+    torch.manual_seed(config.seed)
+    model = StackedHourglass(config.model)
+    classifier = None
+    if config.adv_weight > 0:
+        channels = config.model.num_joints if config.adv_attach == "heatmaps" else config.model.num_features
+        classifier = DomainClassifier(channels, attach=config.adv_attach)
+    return model, classifier
+
+
+def _domain_input(heatmaps: torch.Tensor, features: torch.Tensor, attach: str) -> torch.Tensor:
+    # The study fed the sum of every stack's heatmaps to its classifier, so all stacks receive the signal.
+    return heatmaps.sum(dim=1) if attach == "heatmaps" else features
+
+
+def _codec(config: TrainConfig) -> HeatmapCodec:
+    return HeatmapCodec(config.model.input_size, config.model.heatmap_size, config.sigma)
+
+
+def decode_predictions(heatmaps: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last stack's `(B, J, H, W)` maps -> `(B, J, 2)` input-pixel joints (sub-pixel) and peak confidences."""
+    maps = heatmaps.float()
+    if config.loss == "ce":  # logits: decode the per-map pixel distribution
+        maps = torch.softmax(maps.flatten(-2), dim=-1).view_as(maps)
+    return _codec(config).decode(maps)
+
+
+@torch.no_grad()
+def predict(
+    model: StackedHourglass, images: np.ndarray, config: TrainConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 `(N, S, S, 3)` images -> `(N, J, 2)` joints in input pixels and `(N, J)` confidences."""
+    runtime = _runtime(config)
+    model.eval()
+    x = images_to_tensor(torch.as_tensor(np.asarray(images, dtype=np.uint8)), runtime)
+    with runtime.autocast():
+        heatmaps = model(x)
+    joints, conf = decode_predictions(heatmaps[:, -1], config)
+    return joints.cpu().numpy(), conf.cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def _run_eval(model, classifier, dataset, config: TrainConfig, runtime: _Runtime) -> dict:
+    """Predictions, ground truth, mean pose loss and (with a classifier) domain logits over a dataset."""
+    if config.max_eval_samples is not None and len(dataset) > config.max_eval_samples:
+        dataset = Subset(dataset, range(config.max_eval_samples))
+    codec = _codec(config)
+    preds, gts, visibles, logits = [], [], [], []
+    loss_sum, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    if classifier is not None:
+        classifier.eval()
+    loader = DataLoader(dataset, batch_size=config.eval_batch_size, shuffle=False, collate_fn=_collate)
+    for batch in loader:
+        x = images_to_tensor(batch["image"], runtime)
+        joints = batch["joints"].to(runtime.device)
+        target, weights = codec.encode(joints, batch["visible"].to(runtime.device))
+        with runtime.autocast():
+            heatmaps, features = model(x, return_features=True)
+            if classifier is not None:
+                logits.append(classifier(_domain_input(heatmaps, features, config.adv_attach)).float().cpu())
+        loss_sum += float(pose_loss(config.loss, heatmaps, target, weights)) * len(x)
+        count += len(x)
+        preds.append(decode_predictions(heatmaps[:, -1], config)[0].cpu().numpy())
+        gts.append(batch["joints"].numpy())
+        visibles.append(batch["visible"].numpy())
+    model.train(was_training)
+    if classifier is not None:
+        classifier.train(was_training)
+    if count == 0:
+        raise ValueError("evaluation dataset is empty")
+    return {
+        "pred": np.concatenate(preds),
+        "gt": np.concatenate(gts),
+        "visible": np.concatenate(visibles),
+        "loss": loss_sum / count,
+        "logits": torch.cat(logits).numpy() if logits else None,
+    }
+
+
+def evaluate(
+    model_or_checkpoint, dataset: Dataset, config: TrainConfig | None = None, prefix: str = ""
+) -> dict:
+    """Contract-C metrics of a model (or a checkpoint path) on one labelled split, keys under `prefix`.
+
+    Floats: pdj05/20/40 (+ _elbows), rmse, pck05, loss; plus `(J,)` per-joint arrays (`*_per_joint`).
+    """
+    if isinstance(model_or_checkpoint, str | os.PathLike):
+        model, saved_config, _ = load_checkpoint(model_or_checkpoint)
+        config = config or saved_config
+    else:
+        model = model_or_checkpoint
+        if config is None:
+            raise ValueError("evaluate() needs the TrainConfig when given a model")
+    runtime = _runtime(config)
+    model.to(runtime.device, memory_format=runtime.memory_format)
+    out = _run_eval(model, None, dataset, config, runtime)
+    metrics = summarize(out["pred"], out["gt"], out["visible"], config.model.input_size, prefix)
+    metrics[f"{prefix}loss"] = out["loss"]
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def _numpy_rng_state() -> dict:
+    """numpy's global RNG as tensors (weights_only-loadable). Our code draws only from explicit Generators;
+    this is saved so that any library drawing from the global state replays identically after a resume."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    return {
+        "name": name,
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def _set_numpy_rng_state(state: dict) -> None:
+    np.random.set_state(  # noqa: NPY002
+        (
+            state["name"],
+            state["keys"].numpy().astype(np.uint32),
+            state["pos"],
+            state["has_gauss"],
+            state["cached_gaussian"],
+        )
+    )
+
+
+def _write_checkpoint(workdir: Path, epoch: int, state: dict, metrics: dict, keep: int | None) -> str:
+    """Write `workdir/checkpoints/epoch_XXXX` atomically: a temp dir in the same folder, then os.replace."""
+    root = workdir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"epoch_{epoch:04d}"
+    tmp = root / f".tmp-epoch_{epoch:04d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    torch.save(state, tmp / CHECKPOINT_FILE)
+    (tmp / "config.json").write_text(json.dumps(state["config"], indent=2))
+    (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2))
+    if final.exists():  # a rerun of an epoch (resumed after a crash between write and report)
+        stale = root / f".stale-epoch_{epoch:04d}-{os.getpid()}"
+        os.replace(final, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    os.replace(tmp, final)
+    if keep is not None:
+        for old in sorted(root.glob("epoch_*"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(final)
+
+
+def _jsonable(metrics: dict) -> dict:
+    out = {}
+    for k, v in metrics.items():
+        out[k] = np.asarray(v, dtype=np.float64).tolist() if np.ndim(v) else float(v)
+    return out
+
+
+def _state_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path / CHECKPOINT_FILE if path.is_dir() else path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[StackedHourglass, TrainConfig, dict]:
+    """(model on CPU in eval mode, its TrainConfig, the raw state dict) from a checkpoint dir or file."""
+    state_path = _state_path(path)
+    if not state_path.is_file():
+        raise FileNotFoundError(f"{state_path}: no checkpoint there")
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    config = TrainConfig.from_dict(state["config"])
+    model = StackedHourglass(config.model)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, config, state
+
+
+# ---------------------------------------------------------------------------------------------- fit
+
+
+def fit(
+    config: TrainConfig,
+    data: TrainData,
+    report: Callable[[dict, str], None],
+    workdir: str,
+    resume_from: str | None = None,
+    *,
+    progress: bool = False,
+    keep_checkpoints: int | None = 2,
+) -> dict:
+    """Train `config` on `data`, reporting contract-C metrics and a checkpoint dir after every epoch.
+
+    Returns the last epoch's metrics. `resume_from` (a checkpoint dir written by `fit`) continues exactly.
+    `keep_checkpoints` keeps only the newest N checkpoint dirs in `workdir` (None keeps all).
+    """
+    adversarial = config.adv_weight > 0
+    if adversarial and data.target_adapt is None:
+        raise ValueError("adv_weight > 0 needs TrainData.target_adapt (unlabelled target images)")
+    if len(data.source_train) == 0:
+        raise ValueError("source_train is empty")
+    runtime = _runtime(config)
+    workdir_path = Path(workdir)
+    workdir_path.mkdir(parents=True, exist_ok=True)
+
+    model, classifier = build_model(config)
+    model.to(runtime.device, memory_format=runtime.memory_format)
+    params = list(model.parameters())
+    adv_loss = None
+    if classifier is not None:
+        classifier.to(runtime.device)
+        adv_loss = DomainAdversarialLoss(classifier)
+        params += list(classifier.parameters())
+    optimizer = torch.optim.RMSprop(
+        params, lr=config.lr, alpha=config.rmsprop_alpha, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, ExponentialDecay(config.lr_decay_rate, config.lr_decay_steps)
+    )
+    forward = torch.compile(model) if config.compile else model
+
+    start_epoch, step = 0, 0
+    if resume_from is not None:
+        state = torch.load(_state_path(resume_from), map_location="cpu", weights_only=True)
+        saved = TrainConfig.from_dict(state["config"])
+        if saved.model != config.model or (saved.adv_weight > 0) != adversarial:
+            raise ValueError(
+                f"{resume_from}: checkpoint was trained with a different model or adversarial setup"
+            )
+        model.load_state_dict(state["model"])
+        if classifier is not None:
+            classifier.load_state_dict(state["domain_classifier"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        _set_numpy_rng_state(state["numpy_rng"])
+        if runtime.device.type == "cuda" and state.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    batch_size = min(config.batch_size, len(data.source_train))
+    steps_per_epoch = config.steps_per_epoch or max(1, len(data.source_train) // batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    codec = _codec(config)
+    metrics: dict = {}
+
+    for epoch in range(start_epoch, config.epochs):
+        epoch_start = time.perf_counter()
+        for dataset in (data.source_train, data.target_adapt, data.source_val, data.target_val):
+            _set_epoch(dataset, epoch)
+        source = _batches(data.source_train, batch_size, config.seed, epoch, 0, config.num_workers)
+        target = (
+            _batches(data.target_adapt, batch_size, config.seed, epoch, 1, config.num_workers)
+            if adversarial
+            else None
+        )
+        model.train()
+        if classifier is not None:
+            classifier.train()
+        sums = {"loss": 0.0, "pose": 0.0, "domain": 0.0}
+        grl = 0.0
+        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", progress)
+        for _ in range(steps_per_epoch):
+            batch = next(source)
+            x = images_to_tensor(batch["image"], runtime)
+            heat_target, weights = codec.encode(
+                batch["joints"].to(runtime.device), batch["visible"].to(runtime.device)
+            )
+            with runtime.autocast():
+                if adversarial:
+                    grl = dann_lambda(step / total_steps) if config.adv_schedule == "dann" else 1.0
+                    x_t = images_to_tensor(next(target)["image"], runtime)
+                    b = x.shape[0]
+                    # Source and target go through the network as one batch, so every BatchNorm (the pose
+                    # network's and the classifier's) normalises both domains with shared statistics; the
+                    # target half gets no pose loss (its labels are ignored), only the domain loss.
+                    heatmaps, features = forward(torch.cat([x, x_t]), return_features=True)
+                    pose = pose_loss(config.loss, heatmaps[:b], heat_target, weights)
+                    maps = _domain_input(heatmaps, features, config.adv_attach)
+                    domain = adv_loss(maps[:b], maps[b:], grl)
+                    loss = pose + config.adv_weight * domain
+                else:
+                    heatmaps = forward(x)
+                    pose = pose_loss(config.loss, heatmaps, heat_target, weights)
+                    domain = torch.zeros((), device=runtime.device)
+                    loss = pose
+            loss_value = loss.item()
+            if not np.isfinite(loss_value):
+                raise NonFiniteLossError(
+                    f"training loss became {loss_value} at epoch {epoch + 1}, step {step + 1} "
+                    f"(pose {pose.item()}, domain {domain.item()}, lr {scheduler.get_last_lr()[0]:.3g}); "
+                    "the run stops rather than report garbage: lower lr or adv_weight"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            sums["loss"] += loss_value
+            sums["pose"] += pose.item()
+            sums["domain"] += domain.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4g}")
+        bar.close()
+        source.close()
+        if target is not None:
+            target.close()
+        train_time = time.perf_counter() - epoch_start
+
+        metrics = {
+            "epoch": float(epoch + 1),
+            "step": float(step),
+            "lr": float(optimizer.param_groups[0]["lr"]),
+            "grl_lambda": float(grl),
+            "train_loss": sums["loss"] / steps_per_epoch,
+            "train_pose_loss": sums["pose"] / steps_per_epoch,
+            "train_domain_loss": sums["domain"] / steps_per_epoch,
+            "train_images_per_s": batch_size * steps_per_epoch / train_time,
+        }
+        full = dict(metrics)
+        logits = {}
+        for prefix, dataset in zip(SPLIT_PREFIXES, (data.target_val, data.source_val), strict=True):
+            out = _run_eval(model, classifier, dataset, config, runtime)
+            full.update(summarize(out["pred"], out["gt"], out["visible"], config.model.input_size, prefix))
+            full[f"{prefix}loss"] = out["loss"]
+            if not np.isfinite(out["loss"]):
+                raise NonFiniteLossError(f"{prefix}loss became {out['loss']} after epoch {epoch + 1}")
+            logits[prefix] = out["logits"]
+        if adversarial:
+            # Accuracy of "logit > 0 means source" over source_val (label 1) and target_val (label 0).
+            hits = np.concatenate([logits["source_val_"] > 0, logits["target_val_"] <= 0])
+            full["domain_acc"] = float(hits.mean())
+        full["epoch_time_s"] = time.perf_counter() - epoch_start
+        metrics = scalars(full)
+
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch + 1,
+            "step": step,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": _numpy_rng_state(),
+            "config": config.to_dict(),
+        }
+        if classifier is not None:
+            state["domain_classifier"] = classifier.state_dict()
+        if runtime.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        checkpoint_dir = _write_checkpoint(workdir_path, epoch + 1, state, full, keep_checkpoints)
+        report(metrics, checkpoint_dir)
+    return metrics
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False)

@@ -1,0 +1,34 @@
+"""`posetune data demo` and `data show` through the CLI's main()."""
+
+import cv2
+
+from search.cli import main
+
+
+def test_data_demo_writes_both_sets_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["data", "demo", "--out", str(out), "--clips", "2", "--seed", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "surreal") in printed and str(out / "lsp") in printed
+    assert len(list((out / "lsp/images").glob("im*.jpg"))) == 20
+    assert len(list((out / "surreal/cmu").glob("*/run0/*/*.mp4"))) == 2
+    assert main(["data", "demo", "--out", str(out), "--clips", "2"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    (out / "keep.txt").write_text("mine")
+    assert main(["data", "demo", "--out", str(out), "--clips", "1", "--overwrite"]) == 0
+    assert len(list((out / "lsp/images").glob("im*.jpg"))) == 10 and (out / "keep.txt").exists()
+
+
+def test_data_show_draws_a_grid_read_through_the_readers(demo, tmp_path, capsys):
+    out, _ = demo
+    png = tmp_path / "grid.png"
+    assert main(["data", "show", str(out), "--out", str(png), "--n", "6"]) == 0
+    assert "1 source and 5 target" in capsys.readouterr().out  # one frame per train clip; 1 train clip
+    grid = cv2.imread(str(png))
+    assert grid is not None and grid.shape == (256, 6 * 256, 3)
+
+
+def test_data_show_on_a_folder_without_data_is_a_one_line_error(tmp_path, capsys):
+    assert main(["data", "show", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("posetune: error:") and "no SURREAL split folder" in err
