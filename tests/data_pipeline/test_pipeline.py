@@ -133,3 +133,17 @@ def test_input_specs_are_checked():
         parse_input("lsp:/x", "source")
     with pytest.raises(ValueError, match="coco"):
         parse_input("coco:a.json", "target")
+
+
+def test_a_corrupt_target_image_is_reported_and_the_job_goes_on(ray_local, demo, tmp_path):
+    import shutil
+
+    root, _ = demo
+    lsp = tmp_path / "lsp"
+    shutil.copytree(root / "lsp", lsp)
+    bad = lsp / "images" / "im0005.jpg"
+    bad.write_bytes(b"not a jpeg")
+    manifest = run_enhancement([], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False)
+    assert str(bad) in [s["path"] for s in manifest["skipped"]]
+    assert manifest["inputs"][f"lsp:{lsp}"]["samples_written"] >= 4  # the images read before it are kept
+    assert sum(manifest["counts"]["target"].values()) == manifest["inputs"][f"lsp:{lsp}"]["samples_written"]
