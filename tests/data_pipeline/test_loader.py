@@ -111,3 +111,15 @@ def test_a_root_without_manifest_or_split_is_a_clear_error(shards, tmp_path):
         ShardDataset(shards, "source", "test", 64)
     with pytest.raises(DataError, match="target"):
         ShardDataset(shards, "target", "val", 64)
+
+
+def test_a_torch_dataloader_batches_it_the_same_with_or_without_workers(shards):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    ds = ShardDataset(shards, "source", "train", 32, augment=AugmentConfig(occlusion_prob=0.5), seed=5)
+    ds.set_epoch(2)
+    batches = [list(DataLoader(ds, batch_size=3, shuffle=False, num_workers=workers)) for workers in (0, 2)]
+    for a, b in zip(*batches, strict=True):
+        assert a["image"].shape == (3, 32, 32, 3) and a["image"].dtype == torch.uint8
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["joints"], b["joints"])

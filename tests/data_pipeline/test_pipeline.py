@@ -124,7 +124,7 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo,
     assert main([*argv, "--overwrite", "--no-brightness"]) == 0
     replaced = json.loads((out / "manifest.json").read_text())
     assert replaced["settings"]["size"] == 48 and not (out / "source").exists()
-    assert not [p for p in os.listdir(out.parent) if ".tmp-" in p]  # nothing left half-written
+    assert os.listdir(out.parent) == ["shards"]  # no temporary output or ledger left behind
 
 
 def test_input_specs_are_checked():
@@ -133,3 +133,36 @@ def test_input_specs_are_checked():
         parse_input("lsp:/x", "source")
     with pytest.raises(ValueError, match="coco"):
         parse_input("coco:a.json", "target")
+
+
+def test_a_corrupt_target_image_is_reported_and_the_job_goes_on(ray_local, demo, tmp_path):
+    import shutil
+
+    root, _ = demo
+    lsp = tmp_path / "lsp"
+    shutil.copytree(root / "lsp", lsp)
+    bad = lsp / "images" / "im0005.jpg"
+    bad.write_bytes(b"not a jpeg")
+    manifest = run_enhancement([], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False)
+    assert str(bad) in [s["path"] for s in manifest["skipped"]]
+    assert manifest["inputs"][f"lsp:{lsp}"]["samples_written"] >= 4  # the images read before it are kept
+    assert sum(manifest["counts"]["target"].values()) == manifest["inputs"][f"lsp:{lsp}"]["samples_written"]
+
+
+def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tmp_path):
+    import pyarrow.fs as pafs
+
+    from data_pipeline.pipeline import _commit
+
+    # A SubTreeFileSystem is not a LocalFileSystem: the object-store branch (copy, seal, clean up) runs.
+    fs = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())
+    (tmp_path / ".out.tmp" / "source").mkdir(parents=True)
+    (tmp_path / ".out.tmp" / "source" / "a.parquet").write_bytes(b"x")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.parquet").write_bytes(b"old")
+    with pytest.raises(DataError, match="not overwriting"):
+        _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=False)
+    _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["a.parquet", "manifest.json", "source"]
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == {"k": 1}
+    assert not (tmp_path / ".out.tmp").exists()
