@@ -8,6 +8,7 @@ tests can prove that nothing they started outlives them.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ def ray_temp_dir():
         except OSError:
             pass
     assert not left, f"Ray processes outlived the test: {left}"
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ DEMO_CONFIG = ROOT / "search" / "configs" / "demo.yaml"
 
 # A small budget on the demo config (keys as in the search branch's search/config.py): two concurrent
 # trials, each holding one worker's logical GPU, so two trials can only run at once on two workers.
+# The driver-kill test adds a third trial, still running when the first two are done.
 SMALL_BUDGET = [
-    "search.num_samples=4",
     "search.max_concurrent=2",
-    "train.epochs=3",
+    "train.epochs=2",
+    "train.max_eval_samples=32",
     "resources.cpu=1",
     "resources.gpu=1",
     "tracking.wandb=none",
@@ -53,9 +54,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def local_cluster(tmp_path):
-    """clusters/local-cluster.sh start 2 on a private port and temp dir; always stopped afterwards."""
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    """One set of demo shards for both tests: the first launch writes them, the second finds them."""
+    return tmp_path_factory.mktemp("shards")
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """clusters/local-cluster.sh start 2 on a private port and temp dir, shared by this module's tests
+    (a killed driver leaves the cluster usable); always stopped afterwards."""
     port = _free_port()
     cluster_dir = f"/tmp/ptlc-{port}"
     env = dict(os.environ)
@@ -81,8 +89,9 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "search.cli", "search", *args]
 
 
-def _launch_args(name: str, storage: Path, address: str) -> list[str]:
-    sets = [part for item in SMALL_BUDGET for part in ("--set", item)]
+def _launch_args(name: str, storage: Path, address: str, shards: Path, trials: int) -> list[str]:
+    budget = [*SMALL_BUDGET, f"search.num_samples={trials}", f"data.shards={shards}"]
+    sets = [part for item in budget for part in ("--set", item)]
     return _cli(
         "launch", str(DEMO_CONFIG), "--name", name, "--storage", str(storage), "--address", address, *sets
     )
@@ -113,13 +122,13 @@ def _trial_states(experiment: Path) -> dict[str, str]:
     return {trial.trial_id: trial.status for trial in analysis.trials}
 
 
-def test_search_launch_runs_trials_on_both_workers(local_cluster, tmp_path):
+def test_search_launch_runs_trials_on_both_workers(local_cluster, tmp_path, shards):
     env, address = local_cluster
     sampler = GpuUsageSampler(env, address)
     sampler.start()
     try:
         run = subprocess.run(
-            _launch_args("multinode", tmp_path / "exp", address),
+            _launch_args("multinode", tmp_path / "exp", address, shards, trials=2),
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -133,14 +142,14 @@ def test_search_launch_runs_trials_on_both_workers(local_cluster, tmp_path):
     # Each worker has one logical GPU and each trial takes one: two at once means both workers ran trials.
     assert sampler.most == 2.0
     states = _trial_states(tmp_path / "exp" / "multinode")
-    assert len(states) == 4 and set(states.values()) == {"TERMINATED"}
+    assert len(states) == 2 and set(states.values()) == {"TERMINATED"}
 
 
-def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_path):
+def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_path, shards):
     env, address = local_cluster
     experiment = tmp_path / "exp" / "killed"
     driver = subprocess.Popen(
-        _launch_args("killed", tmp_path / "exp", address),
+        _launch_args("killed", tmp_path / "exp", address, shards, trials=3),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
