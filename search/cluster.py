@@ -1,0 +1,133 @@
+"""Cluster checks run before a search starts: can any node ever hold one trial?
+
+Ray queues a trial whose resource bundle fits no node as PENDING and waits forever (an autoscaler
+only logs "infeasible"). `check_resources_satisfiable` turns that into a clear error at launch.
+It looks at the nodes alive now and, on an autoscaling cluster, at every node type the autoscaler
+may still start (the cluster config it publishes to the GCS, the same record Ray Train and Ray
+Data read).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from search.errors import ConfigError
+
+# Tune's `with_resources` spells CPU/GPU in lower case; Ray's nodes report them in upper case.
+_CANONICAL = {"cpu": "CPU", "gpu": "GPU", "num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+
+# Resources Ray adds to every node by itself; a trial never asks for them, so they only clutter messages.
+_IMPLICIT_PREFIXES = ("node:", "accelerator_type:")
+_IMPLICIT = {"memory", "object_store_memory"}
+
+# Ray stores resources as fixed-point numbers with four decimals; compare with that tolerance.
+_EPS = 1e-4
+
+
+def normalize_request(per_trial: Mapping[str, float]) -> dict[str, float]:
+    """The trial's bundle with Ray's resource names; zero entries dropped, bad amounts rejected."""
+    bundle: dict[str, float] = {}
+    for name, amount in per_trial.items():
+        key = _CANONICAL.get(name, name)
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
+            raise ConfigError(f"resource {name!r} must be a number, got {amount!r}", key=f"resources.{name}")
+        if amount < 0:
+            raise ConfigError(f"resource {name!r} must be >= 0, got {amount}", key=f"resources.{name}")
+        if amount > 1 and key == "GPU" and amount != int(amount):
+            raise ConfigError(
+                f"a trial may take a fraction of one GPU or whole GPUs, not {amount}",
+                key=f"resources.{name}",
+            )
+        if amount:
+            bundle[key] = bundle.get(key, 0.0) + float(amount)
+    return bundle
+
+
+def fits(bundle: Mapping[str, float], node: Mapping[str, float]) -> bool:
+    """True when a node with these total resources can hold the whole bundle at once."""
+    return all(node.get(key, 0.0) + _EPS >= amount for key, amount in bundle.items())
+
+
+def node_types_from_cluster_config(config) -> list[dict]:
+    """Node shapes an autoscaler may launch, from its published `autoscaler_pb2.ClusterConfig`.
+
+    Types with `max_count == 0` can never start and are left out; -1 means unbounded.
+    """
+    if config is None:
+        return []
+    shapes = []
+    for group in config.node_group_configs:
+        if group.max_count == 0 or not group.resources:
+            continue
+        shape = {key: float(value) for key, value in group.resources.items()}
+        shape["_name"] = f"node type {group.name}" if group.name else "an autoscaler node type"
+        shapes.append(shape)
+    return shapes
+
+
+def cluster_node_resources() -> list[dict]:
+    """Total resources of every alive node plus every node type the autoscaler may add.
+
+    Needs a connected Ray (`ray.init(address=...)`). Each dict carries a `_name` used in messages.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        raise RuntimeError("cluster_node_resources() needs a connected Ray: call ray.init(address=...) first")
+    shapes = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        shape = {key: float(value) for key, value in node.get("Resources", {}).items()}
+        role = "head node" if "node:__internal_head__" in shape else "node"
+        shape["_name"] = f"{role} {node.get('NodeManagerAddress', '?')} ({node.get('NodeID', '?')[:8]})"
+        shapes.append(shape)
+    try:
+        from ray._private.state import state
+
+        config = state.get_cluster_config()
+    except Exception:  # a fixed cluster or an older GCS has no published config
+        config = None
+    return shapes + node_types_from_cluster_config(config)
+
+
+def _describe(shape: Mapping[str, float]) -> str:
+    visible = {
+        key: value
+        for key, value in sorted(shape.items())
+        if key != "_name" and key not in _IMPLICIT and not key.startswith(_IMPLICIT_PREFIXES)
+    }
+    body = ", ".join(f"{key}={value:g}" for key, value in visible.items()) or "no resources"
+    return f"{shape.get('_name', 'a node')}: {body}"
+
+
+def check_resources_satisfiable(
+    per_trial: Mapping[str, float], cluster_resources: Iterable[Mapping[str, float]] | None = None
+) -> None:
+    """Raise ConfigError unless at least one node (or launchable node type) can hold one trial's bundle.
+
+    `per_trial` is the resources of one trial, e.g. {"cpu": 2, "gpu": 0.5}; `cluster_resources` is
+    a list of per-node total resources (default: read from the connected cluster). A bundle must fit
+    on a single node: Tune places a trial's bundle on one node.
+    """
+    bundle = normalize_request(per_trial)
+    shapes = list(cluster_node_resources() if cluster_resources is None else cluster_resources)
+    if not bundle:
+        return
+    if any(fits(bundle, shape) for shape in shapes):
+        return
+    wanted = ", ".join(f"{key}={value:g}" for key, value in sorted(bundle.items()))
+    if not shapes:
+        seen = "the cluster reports no nodes"
+    else:
+        seen = "the cluster offers: " + "; ".join(_describe(shape) for shape in shapes)
+    missing = sorted(
+        key for key, amount in bundle.items() if not any(s.get(key, 0.0) + _EPS >= amount for s in shapes)
+    )
+    hint = f" (no node has enough {', '.join(missing)})" if missing else " (no single node has all of it)"
+    raise ConfigError(
+        f"no node can hold one trial's resources {{{wanted}}}{hint}; {seen}. Lower the per-trial "
+        "resources or add a node type that has them; otherwise the trials would stay PENDING forever",
+        key="resources",
+    )

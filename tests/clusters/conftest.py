@@ -1,0 +1,81 @@
+"""Fixtures for the multi-node tests: a real Ray cluster on loopback that is always torn down.
+
+Every cluster here gets its own Ray temp dir, so its processes can be told apart from other Ray
+instances on the machine (by the temp dir in their command line, plus their children) and the
+tests can prove that nothing they started outlives them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+from cluster_procs import wait_gone
+
+
+@pytest.fixture
+def ray_temp_dir():
+    """A short private Ray temp dir (Unix socket paths must stay under 108 bytes)."""
+    path = tempfile.mkdtemp(prefix="ptray-", dir="/tmp")
+    yield path
+    left = wait_gone(path, timeout=5)
+    for pid in left:  # last resort: only processes of this test's own cluster, by pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not left, f"Ray processes outlived the test: {left}"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def no_ray_auth(monkeypatch):
+    """Loopback test clusters run without token auth (Ray 2.60 turns it on when ~/.ray/auth_token exists)."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # Stand-in for "posetune installed on every node": Ray's worker processes import the checkout,
+    # and the test modules here (Tune pickles a test's trainable by reference to its module).
+    here = Path(__file__).resolve().parent
+    paths = (str(here.parents[1]), str(here), os.environ.get("PYTHONPATH"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+
+
+@pytest.fixture
+def multinode_cluster(ray_temp_dir, no_ray_auth):
+    """Head with no CPUs for trials and two workers with one CPU and one logical GPU each; driver connected.
+
+    Node death is detected within about 2 s (Ray's default is about 30 s) so node-loss tests stay short.
+    """
+    import ray
+    from ray.cluster_utils import Cluster
+
+    system_config = {
+        "health_check_initial_delay_ms": 0,
+        "health_check_period_ms": 500,
+        "health_check_failure_threshold": 4,
+    }
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 0,
+            "num_gpus": 0,
+            "temp_dir": ray_temp_dir,
+            "include_dashboard": False,
+            "_system_config": system_config,
+        },
+    )
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, num_gpus=1, resources={"enhance_cpu": 1}, temp_dir=ray_temp_dir)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        os.environ.pop("RAY_ADDRESS", None)
