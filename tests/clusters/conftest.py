@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from cluster_procs import wait_gone
+
+from tests.clusters.cluster_procs import wait_gone
 
 
 @pytest.fixture

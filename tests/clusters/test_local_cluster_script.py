@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cluster_procs import ray_processes
+
+from tests.clusters.cluster_procs import ray_processes
 
 SCRIPT = Path(__file__).resolve().parents[2] / "clusters" / "local-cluster.sh"
 VENV_BIN = str(Path(sys.executable).parent)

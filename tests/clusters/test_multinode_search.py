@@ -1,13 +1,12 @@
 """The posetune search itself on a multi-node Ray started by clusters/local-cluster.sh.
 
-Written against the CLI of issue 5 (`search launch CONFIG --name N --storage PATH --address A
-[--set key=value ...]`, `search resume PATH`). Skipped until `search.commands.search` exists; the
-mechanism underneath (trial retry from checkpoint on another node) is tested in test_node_loss.py.
+Drives the CLI (`search launch CONFIG --name N --storage PATH --address A [--set key=value ...]`,
+`search resume PATH`); the mechanism underneath (trial retry from checkpoint on another node) is tested
+in test_node_loss.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
@@ -18,15 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_procs import ray_processes
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("search.commands.search") is None,
-        reason="needs the search CLI (issue 5: search.commands.search) which has not landed yet",
-    ),
-]
+from tests.clusters.cluster_procs import ray_processes
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "clusters" / "local-cluster.sh"
