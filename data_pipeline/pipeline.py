@@ -324,6 +324,9 @@ def _count_rows(fs: pafs.FileSystem, path: str) -> dict[str, int]:
 # --- The job ------------------------------------------------------------------------------------------
 
 
+ENHANCE_RESOURCE = "enhance_cpu"  # custom resource of the clusters' CPU worker type
+
+
 def run_enhancement(
     sources: Iterable[str | InputSpec],
     targets: Iterable[str | InputSpec],
@@ -374,6 +377,9 @@ def run_enhancement(
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = progress
     compute = ray.data.TaskPoolStrategy(size=num_tasks)
+    # On a cluster whose CPU worker type carries `enhance_cpu` (clusters/), the enhancing tasks ask for it
+    # so they land on those workers and never compete with trials for the GPU nodes' CPUs.
+    placement = {"resources": {ENHANCE_RESOURCE: 1}} if ray.cluster_resources().get(ENHANCE_RESOURCE) else {}
     ledger = _Ledger(fs, posixpath.join(parent, f".{name}.ledger-{uuid.uuid4().hex[:8]}"))
 
     listed: list[dict] = []  # every input unit known before the job runs
@@ -404,6 +410,7 @@ def run_enhancement(
                 batch_format="pyarrow",
                 compute=compute,
                 fn_kwargs={"settings": settings, "ledger": ledger},
+                **placement,
             )
         if targets:
             ds = ray.data.from_items([{"input": str(t)} for t in targets], override_num_blocks=len(targets))
@@ -420,6 +427,7 @@ def run_enhancement(
                 batch_format="pyarrow",
                 compute=compute,
                 fn_kwargs={"settings": settings, "ledger": ledger},
+                **placement,
             )
         stage_s: dict[str, float] = {}
 
