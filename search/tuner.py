@@ -337,13 +337,7 @@ def launch(
             "optuna_journal": journal_path(uri),
         },
     )
-    tuner = build_tuner(config, uri)
-    start = time.perf_counter()
-    with _TermAsGracefulStop():
-        tuner.fit()
-    timings["search_s"] = time.perf_counter() - start
-    _sync_journal(uri)
-    return _outcome(uri, config, timings)
+    return _fit(build_tuner(config, uri), uri, config, timings)
 
 
 def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
@@ -369,6 +363,11 @@ def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
         resume_errored=True,
         storage_filesystem=fs,
     )
+    return _fit(tuner, uri, config, timings)
+
+
+def _fit(tuner, uri: str, config: ExperimentConfig, timings: dict[str, float]) -> SearchOutcome:
+    """Run the Tuner (SIGTERM stops it gracefully), keep Optuna's journal, and sum up what happened."""
     start = time.perf_counter()
     with _TermAsGracefulStop():
         tuner.fit()
