@@ -11,11 +11,11 @@ from search.errors import ConfigError, SearchInterrupted
 
 # Each module adds its subcommands to the parser; the order is the order of `posetune --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "search.commands.demo",
     "search.commands.data",
     "search.commands.train",
     "search.commands.search",
     "search.commands.predict",
-    "search.commands.demo",
 )
 
 
