@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import optuna
 import pytest
 import torch
@@ -113,7 +114,10 @@ def test_inspect_cli_prints_the_table_and_writes_plots(search, capsys):
 def test_export_load_predict_round_trip(search, tmp_path, capsys):
     _, outcome = search
     out = tmp_path / "best.pt"
-    assert main(["search", "export", outcome.experiment_uri, "--out", str(out)]) == 0
+    assert main(["search", "export", outcome.experiment_uri, "--out", str(out), "--onnx"]) == 0
+    graph = onnx.load(str(out.with_suffix(".onnx")))
+    onnx.checker.check_model(graph)
+    assert [i.name for i in graph.graph.input] == ["image"]
     payload = torch.load(out, weights_only=True)  # loads without trusting pickled code
     assert payload["joint_names"][0] == "right_ankle" and "target_val_pdj20" in payload["metrics"]
     best = inspect(outcome.experiment_uri, plots=False).best
