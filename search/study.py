@@ -217,8 +217,11 @@ def run_study(
     out: str | None = None,
     address: str | None = None,
     name: str | None = None,
+    only: list[str] | None = None,
 ) -> StudyResult:
-    """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots."""
+    """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
+
+    `only` restricts the study to some arms (by name), in the order given."""
     from search.data import prepare_shards
     from search.tracking import resolve_mode, wandb_env
     from search.tuner import init_ray
@@ -226,6 +229,11 @@ def run_study(
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
     arms = arm_overrides(config, best_search_params(experiment) if experiment else None)
+    if only:
+        unknown = [a for a in only if a not in arms]
+        if unknown:
+            raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
+        arms = {a: arms[a] for a in only}
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
     uri = join_uri(config.storage.path, name)
     out = out or (uri if "://" not in uri else name)

@@ -21,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     study.add_argument("--config", default="demo", help="experiment YAML, or a shipped one (default: demo)")
     study.add_argument("--seeds", type=int, default=3, help="seeds per arm (default: 3)")
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
+    study.add_argument(
+        "--arms", help="comma-separated subset of arms (default: all: classic, enhanced, adversarial, "
+        "enhanced+adversarial, and best-of-search with --experiment)",
+    )  # fmt: skip
     study.add_argument("--out", help="output folder (default: the study's experiment folder)")
     study.add_argument("--name", help="experiment name under storage.path (default: <config>-study-<time>)")
     study.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
@@ -43,6 +47,7 @@ def _study(args) -> int:
         out=args.out,
         address=args.address,
         name=args.name,
+        only=[a.strip() for a in args.arms.split(",")] if args.arms else None,
     )
     print()
     print(format_markdown(summary(result, "target"), "Target domain, test split (mean ± std over seeds)"))
