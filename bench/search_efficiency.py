@@ -139,13 +139,17 @@ def main(argv=None) -> int:
     init_ray(None, wandb_env(None))
     prepare_shards(base)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    runs: dict[str, list[dict]] = {}
+    runs: dict[str, list[dict]] = {name: [] for name in STRATEGIES}
     start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "_quick" if args.quick else ""
+    meta = {"config": args.config, "overrides": overrides + args.overrides, "epochs_per_trial": epochs}
     try:
-        for name, strategy in STRATEGIES.items():
-            asha = strategy["scheduler.type"] == "asha"
-            num_samples = max(2, budget // 2) if asha else max(1, budget // epochs)
-            for seed in range(seeds):
+        for seed in range(seeds):  # seed-major: after each round every strategy has the same seeds
+            for name, strategy in STRATEGIES.items():
+                asha = strategy["scheduler.type"] == "asha"
+                num_samples = max(2, budget // 2) if asha else max(1, budget // epochs)
                 config = base.with_params(
                     {
                         **strategy,
@@ -157,53 +161,47 @@ def main(argv=None) -> int:
                 uri = join_uri(base.storage.path, f"eff-{stamp}-{name.replace('+', '-')}-s{seed}")
                 run = run_one(config, uri, budget)
                 run.update(seed=seed, num_samples=num_samples, experiment=uri)
-                runs.setdefault(name, []).append(run)
+                runs[name].append(run)
                 print(f"{name} seed {seed}: best {run['best_so_far'][-1]:.4f} after {run['trial_epochs']} "
                       f"trial-epochs, {run['trials']} trials, {run['wall_s']:.0f} s", flush=True)  # fmt: skip
+            summary = summarize(runs, budget, {**meta, "wall_s": time.perf_counter() - start})
+            (out / f"search_efficiency{suffix}.json").write_text(json.dumps(summary, indent=1))
+            plot(summary["curves"], budget, seed + 1, out / f"search_efficiency{suffix}.png")
     finally:
         ray.shutdown()
-
-    curves = {name: curve_stats([r["best_so_far"] for r in rs], budget) for name, rs in runs.items()}
-    target = curves["random"]["mean"][-1]
-    reach = epochs_to_reach(curves["tpe+asha"]["mean"], target)
-    per_seed = [
-        epochs_to_reach(a["best_so_far"], r["best_so_far"][-1])
-        for a, r in zip(runs["tpe+asha"], runs["random"], strict=True)
-    ]
-    summary = {
-        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
-        "config": args.config,
-        "overrides": overrides + args.overrides,
-        "epochs_per_trial": epochs,
-        "budget_trial_epochs": budget,
-        "seeds": seeds,
-        "wall_s": time.perf_counter() - start,
-        "final_best_mean": {n: c["mean"][-1] for n, c in curves.items()},
-        "final_best_per_seed": {n: [r["best_so_far"][-1] for r in rs] for n, rs in runs.items()},
-        "trials_started_per_seed": {n: [r["trials"] for r in rs] for n, rs in runs.items()},
-        "random_final_best_mean": target,
-        "tpe_asha_trial_epochs_to_reach_random_final": reach,
-        "ratio_tpe_asha_to_random": None if reach is None else reach / budget,
-        "per_seed_trial_epochs_to_reach": per_seed,
-        "curves": curves,
-        "runs": runs,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    (out / f"search_efficiency{suffix}.json").write_text(json.dumps(summary, indent=1))
-    plot(curves, budget, seeds, out / f"search_efficiency{suffix}.png")
-    ratio = summary["ratio_tpe_asha_to_random"]
-    print(
-        json.dumps(
-            {k: summary[k] for k in ("final_best_mean", "tpe_asha_trial_epochs_to_reach_random_final")}
-        )
-    )
+    reach, ratio = summary["tpe_asha_trial_epochs_to_reach_random_final"], summary["ratio_tpe_asha_to_random"]
+    print(json.dumps(summary["final_best_mean"]))
     print(
         "TPE+ASHA reaches random search's final best after "
         + (f"{reach} of {budget} trial-epochs (ratio {ratio:.2f})" if reach else "never within the budget")
     )
     return 0
+
+
+def summarize(runs: dict[str, list[dict]], budget: int, meta: dict) -> dict:
+    """Curves over the seeds run so far, final bests, and the TPE + ASHA vs random ratio."""
+    curves = {name: curve_stats([r["best_so_far"] for r in rs], budget) for name, rs in runs.items()}
+    target = curves["random"]["mean"][-1]
+    reach = epochs_to_reach(curves["tpe+asha"]["mean"], target)
+    return {
+        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
+        **meta,
+        "budget_trial_epochs": budget,
+        "seeds": len(runs["random"]),
+        "final_best_mean": {n: c["mean"][-1] for n, c in curves.items()},
+        "final_best_per_seed": {n: [r["best_so_far"][-1] for r in rs] for n, rs in runs.items()},
+        "trials_started_per_seed": {n: [r["trials"] for r in rs] for n, rs in runs.items()},
+        "wall_s_per_seed": {n: [r["wall_s"] for r in rs] for n, rs in runs.items()},
+        "random_final_best_mean": target,
+        "tpe_asha_trial_epochs_to_reach_random_final": reach,
+        "ratio_tpe_asha_to_random": None if reach is None else reach / budget,
+        "per_seed_trial_epochs_to_reach": [
+            epochs_to_reach(a["best_so_far"], r["best_so_far"][-1])
+            for a, r in zip(runs["tpe+asha"], runs["random"], strict=True)
+        ],
+        "curves": curves,
+        "runs": runs,
+    }
 
 
 def plot(curves: dict, budget: int, seeds: int, path: Path) -> None:
