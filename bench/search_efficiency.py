@@ -61,20 +61,23 @@ def _recorder_and_stopper(budget: int):
             self.rows = []
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            self.rows.append((trial.trial_id, int(result["training_iteration"]), float(result[METRIC])))
+            row = (trial.trial_id, int(result["training_iteration"]), float(result[METRIC]))
+            if row[:2] not in {r[:2] for r in self.rows}:
+                self.rows.append(row)
 
     class BudgetStopper(tune.Stopper):
-        """Ends the search once `budget` trial-epochs have been reported."""
+        """Ends the search once `budget` trial-epochs have been reported (Tune shows a finished trial's
+        last result to the stopper twice, so results count once per (trial, iteration))."""
 
         def __init__(self):
-            self.count = 0
+            self.seen = set()
 
         def __call__(self, trial_id, result):
-            self.count += 1
+            self.seen.add((trial_id, int(result["training_iteration"])))
             return False
 
         def stop_all(self):
-            return self.count >= budget
+            return len(self.seen) >= budget
 
     return Recorder(), BudgetStopper()
 
