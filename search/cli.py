@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "search.commands.train",
     "search.commands.search",
     "search.commands.predict",
+    "search.commands.study",
 )
 
 

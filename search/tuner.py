@@ -188,8 +188,9 @@ def _trainable(experiment: dict[str, Any], config: ExperimentConfig):
     return tune.with_resources(tune.with_parameters(run_trial, experiment=experiment), resources)
 
 
-def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | None = None):
-    """A fresh Tuner for `config` whose experiment lives at `uri` (storage path + name)."""
+def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | None = None, stop=None):
+    """A fresh Tuner for `config` whose experiment lives at `uri` (storage path + name); `stop` is
+    RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs)."""
     from ray import tune
 
     from search.asha_state import AshaStateCallback
@@ -227,6 +228,7 @@ def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | N
                 checkpoint_score_order=config.search.mode,
             ),
             callbacks=callbacks,
+            stop=stop,
             verbose=1,
         ),
     )

@@ -1,0 +1,380 @@
+"""The study's comparison, reproduced honestly: each arm × seed is a Ray Tune trial with the same budget.
+
+Arms are sets of dotted overrides on one experiment config (classic, enhanced, adversarial, enhanced +
+adversarial, and optionally the best configuration of a search). Every trial trains with `fit`, selects its
+epoch on target validation (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and
+source *test* splits, which nothing else looks at.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data_pipeline.joints import LSP14
+from search.config import ExperimentConfig, config_from_dict, join_uri
+from search.errors import ConfigError
+
+SELECTION_METRIC = "target_val_pdj20"  # model selection: target validation only
+DEFAULT_OCCLUSION = 0.3  # the study's occlusion probability when the config has none
+DEFAULT_ADV_WEIGHT = 0.1
+BEST_ARM = "best-of-search"
+SPLITS = {"target": "test_target_", "source": "test_source_"}
+# (column header, metric suffix) in the study's Table 1 order: elbows first, then all joints.
+COLUMNS = (
+    ("PDJ@.05 elbows", "pdj05_elbows"),
+    ("PDJ@.2 elbows", "pdj20_elbows"),
+    ("PDJ@.4 elbows", "pdj40_elbows"),
+    ("PDJ@.05 all", "pdj05"),
+    ("PDJ@.2 all", "pdj20"),
+    ("PDJ@.4 all", "pdj40"),
+    ("RMSE (px)", "rmse"),
+    ("PCK@0.05", "pck05"),
+)
+PER_JOINT_KEY = "pdj20_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
+TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
+
+
+def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None = None) -> dict[str, dict]:
+    """The arms as dotted overrides of `config`; the study's settings where the config has them off."""
+    occlusion = config.augment.occlusion_prob or DEFAULT_OCCLUSION
+    adv = config.train.adv_weight or DEFAULT_ADV_WEIGHT
+    raw = {"data.brightness": False, "augment.occlusion_prob": 0.0}
+    enhanced = {"data.brightness": True, "augment.occlusion_prob": occlusion}
+    arms = {
+        "classic": {**raw, "train.adv_weight": 0.0},
+        "enhanced": {**enhanced, "train.adv_weight": 0.0},
+        "adversarial": {**raw, "train.adv_weight": adv},
+        "enhanced+adversarial": {**enhanced, "train.adv_weight": adv},
+    }
+    if best_params is not None:
+        arms[BEST_ARM] = dict(best_params)
+    return arms
+
+
+def best_search_params(experiment_uri: str) -> dict[str, Any]:
+    """The searched values of an experiment's best trial (by its own metric), via search.inspect."""
+    from search.inspect import inspect
+
+    result = inspect(experiment_uri, plots=False)
+    if result.best is None:
+        raise ConfigError(
+            "this experiment has no finished trial to take the best configuration from", path=experiment_uri
+        )
+    return dict(result.best.params)
+
+
+# --------------------------------------------------------------------------------------------- trial
+
+
+def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
+    """Scalars for Tune's result (per-joint PDJ@0.2 as one scalar per joint; other arrays dropped)."""
+    out = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
+    for name, value in zip(LSP14, metrics[f"{prefix}pdj20_per_joint"], strict=True):
+        out[f"{prefix}{PER_JOINT_KEY}{name}"] = float(value)
+    return out
+
+
+def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool) -> dict:
+    """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample)."""
+    from data_pipeline.loader import ShardDataset
+    from models.train import evaluate
+    from search.data import shard_dir
+
+    root = shard_dir(config, brightness)
+    train_config = replace(config.train_config(), max_eval_samples=None)
+    out = {}
+    for domain, prefix in SPLITS.items():
+        dataset = ShardDataset(root, domain, "test", config.model.input_size, None, seed=config.train.seed)
+        out.update(evaluate(checkpoint_dir, dataset, train_config, prefix=prefix))
+    return out
+
+
+def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: dict[str, dict]) -> None:
+    """One arm × seed: fit, keep the epoch best on target validation, report its test metrics at the end.
+
+    The best epoch's checkpoint travels inside every reported checkpoint (`best/`), so a retried trial
+    resumes with it.
+    """
+    from ray import tune
+
+    from models.train import fit
+    from search.trainable import build_train_data
+
+    overrides = {**arms[params["arm"]], "train.seed": int(params["train.seed"])}
+    config = config_from_dict(experiment).with_params(overrides)
+    brightness = config.data.brightness
+    data = build_train_data(config, brightness)
+    workdir = Path(tempfile.mkdtemp(prefix="posetune-study-"))
+    best_dir = workdir / "best"
+    state = {"best": -math.inf, "best_epoch": 0}
+
+    checkpoint = tune.get_checkpoint()
+    resume_from = None
+    if checkpoint is not None:
+        restored = Path(checkpoint.to_directory(str(workdir / "restored")))
+        if (restored / "best").is_dir():
+            shutil.copytree(restored / "best", best_dir)
+            saved = json.loads((best_dir / "best.json").read_text())
+            state.update(best=saved["value"], best_epoch=saved["epoch"])
+        resume_from = str(restored)
+
+    def report(metrics: dict[str, float], checkpoint_dir: str) -> None:
+        value = metrics[SELECTION_METRIC]
+        if value > state["best"] or not best_dir.exists():
+            state.update(best=value, best_epoch=int(metrics["epoch"]))
+            shutil.rmtree(best_dir, ignore_errors=True)
+            shutil.copytree(checkpoint_dir, best_dir, ignore=shutil.ignore_patterns("best", "restored"))
+            (best_dir / "best.json").write_text(json.dumps({"value": value, "epoch": state["best_epoch"]}))
+        shutil.copytree(best_dir, Path(checkpoint_dir) / "best", dirs_exist_ok=True)
+        result = {
+            **metrics,
+            "best_epoch": float(state["best_epoch"]),
+            f"best_{SELECTION_METRIC}": state["best"],
+        }
+        if int(metrics["epoch"]) == config.train.epochs:
+            test = evaluate_on_test(str(best_dir), config, brightness)
+            (Path(checkpoint_dir) / TEST_METRICS_FILE).write_text(
+                json.dumps({k: np.asarray(v).tolist() for k, v in test.items()}, indent=1)
+            )
+            for prefix in SPLITS.values():
+                result.update(_flatten_test({k: v for k, v in test.items() if k.startswith(prefix)}, prefix))
+        tune.report(result, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+
+    try:
+        fit(config.train_config(), data, report, workdir=str(workdir / "run"), resume_from=resume_from)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+@dataclass
+class StudyResult:
+    """Per (arm, seed) test metrics, and the aggregated tables."""
+
+    experiment_uri: str
+    out: str
+    arms: dict[str, dict]
+    seeds: list[int]
+    runs: list[dict[str, Any]]  # {"arm", "seed", "best_epoch", metric: value...}
+    files: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def values(self, arm: str, key: str) -> np.ndarray:
+        return np.array([r[key] for r in self.runs if r["arm"] == arm and key in r], dtype=np.float64)
+
+
+def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict], seeds: list[int]):
+    """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
+    from ray import tune
+
+    from search.tracking import PosetuneWandbCallback, resolve_mode
+    from search.tuner import filesystem_for
+
+    experiment = config.to_dict()
+    trainable = tune.with_resources(
+        tune.with_parameters(run_study_trial, experiment=experiment, arms=arms),
+        {"cpu": config.resources.cpu, "gpu": config.resources.gpu},
+    )
+    callbacks = []
+    mode = resolve_mode(config.tracking)
+    if mode is not None:
+        callbacks.append(PosetuneWandbCallback(experiment, config.tracking, mode))
+    fs, path = filesystem_for(uri)
+    storage_path, name = path.rsplit("/", 1)
+    return tune.Tuner(
+        trainable,
+        param_space={"arm": tune.grid_search(list(arms)), "train.seed": tune.grid_search(list(seeds))},
+        tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=config.search.max_concurrent),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            storage_filesystem=fs,
+            failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=callbacks,
+            verbose=1,
+        ),
+    )
+
+
+def run_study(
+    config: ExperimentConfig,
+    *,
+    seeds: int = 3,
+    experiment: str | None = None,
+    out: str | None = None,
+    address: str | None = None,
+    name: str | None = None,
+    only: list[str] | None = None,
+) -> StudyResult:
+    """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
+
+    `only` restricts the study to some arms (by name), in the order given."""
+    from search.data import prepare_shards
+    from search.tracking import resolve_mode, wandb_env
+    from search.tuner import init_ray
+
+    if seeds < 1:
+        raise ConfigError("--seeds must be at least 1", key="seeds")
+    arms = arm_overrides(config, best_search_params(experiment) if experiment else None)
+    if only:
+        unknown = [a for a in only if a not in arms]
+        if unknown:
+            raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
+        arms = {a: arms[a] for a in only}
+    name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
+    uri = join_uri(config.storage.path, name)
+    out = out or (uri if "://" not in uri else name)
+    start = time.perf_counter()
+    init_ray(address, wandb_env(resolve_mode(config.tracking)))
+    for brightness in sorted({bool(config.with_params(a).data.brightness) for a in arms.values()}):
+        prepare_shards(config.with_params({"data.brightness": brightness}))
+    results = build_study_tuner(config, uri, arms, list(range(seeds))).fit()
+    runs, failed = [], []
+    for result in results:
+        arm, seed = result.config["arm"], int(result.config["train.seed"])
+        metrics = result.metrics or {}
+        if result.error is not None or f"{SPLITS['target']}pdj20" not in metrics:
+            failed.append(f"{arm}/seed {seed}: {result.error or 'no test metrics'}")
+            continue
+        keep = {k: float(v) for k, v in metrics.items() if k.startswith("test_") or k == "best_epoch"}
+        runs.append({"arm": arm, "seed": seed, **keep})
+    if failed:
+        raise ConfigError("study trials failed: " + "; ".join(failed), path=uri)
+    study = StudyResult(uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start)
+    study.files = write_outputs(study)
+    return study
+
+
+# --------------------------------------------------------------------------------------------- outputs
+
+
+def summary(study: StudyResult, split: str) -> list[dict[str, Any]]:
+    """One row per arm: mean and sample std (ddof 1) over seeds of each table column."""
+    prefix = SPLITS[split]
+    rows = []
+    for arm in study.arms:
+        row: dict[str, Any] = {
+            "arm": arm,
+            "split": f"{split} test",
+            "n_seeds": len(study.values(arm, "seed")),
+        }
+        for _, suffix in COLUMNS:
+            values = study.values(arm, prefix + suffix)
+            row[f"{suffix}_mean"] = float(np.mean(values)) if len(values) else math.nan
+            row[f"{suffix}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def format_markdown(rows: list[dict[str, Any]], title: str) -> str:
+    header = ["arm", "seeds", *(h for h, _ in COLUMNS)]
+    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["arm"], str(row["n_seeds"])]
+        for _, suffix in COLUMNS:
+            scale, digits = (1.0, 2) if suffix == "rmse" else (100.0, 1)
+            mean, std = row[f"{suffix}_mean"] * scale, row[f"{suffix}_std"] * scale
+            cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def tables_markdown(study: StudyResult) -> str:
+    note = (
+        f"Mean ± std over {len(study.seeds)} seeds; PDJ and PCK in %, RMSE in input pixels. Each seed's "
+        f"epoch chosen by {SELECTION_METRIC} (target validation), then evaluated once on the test split."
+    )
+    return "\n\n".join(
+        [
+            format_markdown(summary(study, "target"), "Target domain, test split"),
+            format_markdown(summary(study, "source"), "Source domain, test split"),
+            note,
+        ]
+    )
+
+
+def write_outputs(study: StudyResult) -> list[str]:
+    """table.md, table.csv (aggregated), runs.csv (every arm × seed), bars.png, per_joint.png, study.json."""
+    out = Path(study.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    (out / "table.md").write_text(tables_markdown(study) + "\n")
+    rows = summary(study, "target") + summary(study, "source")
+    with open(out / "table.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    keys = sorted({k for r in study.runs for k in r} - {"arm", "seed"})
+    with open(out / "runs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["arm", "seed", *keys])
+        writer.writeheader()
+        writer.writerows(sorted(study.runs, key=lambda r: (list(study.arms).index(r["arm"]), r["seed"])))
+    (out / "study.json").write_text(
+        json.dumps(
+            {
+                "experiment_uri": study.experiment_uri,
+                "arms": study.arms,
+                "seeds": study.seeds,
+                "wall_s": study.wall_s,
+                "runs": study.runs,
+            },
+            indent=1,
+        )
+    )
+    written += [str(out / n) for n in ("table.md", "table.csv", "runs.csv", "study.json")]
+    written += _plots(study, out)
+    return written
+
+
+def _plots(study: StudyResult, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(study.arms)
+    prefix = SPLITS["target"]
+    x = np.arange(len(arms))
+    fig, ax = plt.subplots(figsize=(1.6 * len(arms) + 2, 4))
+    for offset, (suffix, label) in zip(
+        (-0.2, 0.2), (("pdj20", "all joints"), ("pdj20_elbows", "elbows")), strict=True
+    ):
+        values = [study.values(a, prefix + suffix) * 100 for a in arms]
+        means = [v.mean() for v in values]
+        stds = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
+        ax.bar(x + offset, means, 0.4, yerr=stds, capsize=4, label=label)
+    ax.set_xticks(x, arms, rotation=15)
+    ax.set_ylabel("PDJ@0.2 on target test (%)")
+    ax.set_title(f"Target test PDJ@0.2 per arm (error bars: std over {len(study.seeds)} seeds)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.savefig(out / "bars.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(arms)
+    joints = np.arange(len(LSP14))
+    for i, arm in enumerate(arms):
+        per_joint = np.array([study.values(arm, f"{prefix}{PER_JOINT_KEY}{j}") for j in LSP14]) * 100
+        ax.bar(joints + (i - (len(arms) - 1) / 2) * width, np.nanmean(per_joint, axis=1), width, label=arm)
+    ax.set_xticks(joints, LSP14, rotation=45, ha="right")
+    ax.set_ylabel("PDJ@0.2 on target test (%)")
+    ax.set_title("Per-joint PDJ@0.2 on target test (mean over seeds)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.savefig(out / "per_joint.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [str(out / "bars.png"), str(out / "per_joint.png")]
