@@ -179,7 +179,7 @@ def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict],
     """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
     from ray import tune
 
-    from search.tracking import PosetuneWandbCallback, resolve_mode
+    from search.tracking import tracking_callbacks
     from search.tuner import filesystem_for
 
     experiment = config.to_dict()
@@ -187,10 +187,7 @@ def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict],
         tune.with_parameters(run_study_trial, experiment=experiment, arms=arms),
         {"cpu": config.resources.cpu, "gpu": config.resources.gpu},
     )
-    callbacks = []
-    mode = resolve_mode(config.tracking)
-    if mode is not None:
-        callbacks.append(PosetuneWandbCallback(experiment, config.tracking, mode))
+    callbacks = tracking_callbacks(experiment, config.tracking)
     fs, path = filesystem_for(uri)
     storage_path, name = path.rsplit("/", 1)
     return tune.Tuner(

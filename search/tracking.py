@@ -46,6 +46,12 @@ def wandb_env(mode: str | None) -> dict[str, str]:
     return {"WANDB_MODE": mode, "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
 
 
+def tracking_callbacks(experiment: dict[str, Any], tracking: TrackingConfig) -> list:
+    """The Tune callbacks that track a run as the config asks: a W&B callback, or none."""
+    mode = resolve_mode(tracking)
+    return [] if mode is None else [PosetuneWandbCallback(experiment, tracking, mode)]
+
+
 class _FlushingLoggingActor(_WandbLoggingActor):
     """Ray's logging actor, but it waits for W&B's writer to shut down before it may be killed.
 

@@ -194,16 +194,14 @@ def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | N
     from ray import tune
 
     from search.asha_state import AshaStateCallback
-    from search.tracking import PosetuneWandbCallback, resolve_mode
+    from search.tracking import tracking_callbacks
 
     experiment = config.to_dict()
     scheduler = _scheduler(config)
     callbacks = list(callbacks_extra or [])
     if scheduler is not None:
         callbacks.append(AshaStateCallback(scheduler))
-    mode = resolve_mode(config.tracking)
-    if mode is not None:
-        callbacks.append(PosetuneWandbCallback(experiment, config.tracking, mode))
+    callbacks += tracking_callbacks(experiment, config.tracking)
     fs, path = filesystem_for(uri)
     storage_path, name = path.rsplit("/", 1)
     return tune.Tuner(
