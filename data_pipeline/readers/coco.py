@@ -8,9 +8,11 @@ COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,8 @@ import numpy as np
 from data_pipeline.errors import DataError
 from data_pipeline.joints import COCO17_TO_LSP14, map_joints
 from data_pipeline.readers.sample import Sample
+
+log = logging.getLogger(__name__)
 
 
 def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
@@ -31,11 +35,23 @@ def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
     return mask.astype(bool)
 
 
-def read_coco(
+@dataclass(frozen=True, eq=False)
+class CocoImageRef:
+    """One image and its annotated people (small and picklable, so a Ray Data job can spread images over
+    workers). `annotations` are COCO's own dicts, already filtered to num_keypoints > 0, not crowd."""
+
+    path: str
+    image_id: int
+    annotations: tuple
+    split: str
+    annotations_file: str
+
+
+def list_coco_images(
     annotations_json: str | os.PathLike, image_dir: str | os.PathLike, split: str = ""
-) -> Iterator[Sample]:
-    """Samples for every annotation with num_keypoints > 0, image by image (each image decoded once).
-    `split` defaults to the file name's set ("val2017" for person_keypoints_val2017.json)."""
+) -> list[CocoImageRef]:
+    """Every image with at least one annotated person, by image id. `split` defaults to the file name's
+    set ("val2017" for person_keypoints_val2017.json). Images are not opened here."""
     path = Path(annotations_json)
     if not path.is_file():
         raise DataError(path, "file is missing")
@@ -50,30 +66,68 @@ def read_coco(
     for annotation in annotations:
         if annotation.get("num_keypoints", 0) > 0 and not annotation.get("iscrowd", 0):
             by_image[annotation["image_id"]].append(annotation)
+    refs = []
     for image_id in sorted(by_image):
         if image_id not in images:
             raise DataError(path, f"annotation refers to unknown image id {image_id}")
-        image_path = Path(image_dir) / images[image_id]["file_name"]
-        bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(image_path, "image is missing or cannot be decoded")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        for annotation in by_image[image_id]:
-            keypoints = np.asarray(annotation["keypoints"], dtype=np.float32)
-            if keypoints.shape != (51,):
-                raise DataError(
-                    path,
-                    f"annotation {annotation.get('id')} has {keypoints.size} keypoint values, expected 51",
-                )
-            keypoints = keypoints.reshape(17, 3)
-            joints, visible = map_joints(keypoints[:, :2], keypoints[:, 2] == 2, COCO17_TO_LSP14)
-            yield Sample(
+        refs.append(
+            CocoImageRef(
+                path=str(Path(image_dir) / images[image_id]["file_name"]),
+                image_id=image_id,
+                annotations=tuple(by_image[image_id]),
+                split=split,
+                annotations_file=str(path),
+            )
+        )
+    return refs
+
+
+def read_coco_image(ref: CocoImageRef) -> list[Sample]:
+    """One Sample per annotated person of one image (decoded once); DataError names the bad file."""
+    bgr = cv2.imread(ref.path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(ref.path, "image is missing or cannot be decoded")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    samples = []
+    for annotation in ref.annotations:
+        keypoints = np.asarray(annotation["keypoints"], dtype=np.float32)
+        if keypoints.shape != (51,):
+            raise DataError(
+                ref.annotations_file,
+                f"annotation {annotation.get('id')} has {keypoints.size} keypoint values, expected 51",
+            )
+        keypoints = keypoints.reshape(17, 3)
+        joints, visible = map_joints(keypoints[:, :2], keypoints[:, 2] == 2, COCO17_TO_LSP14)
+        samples.append(
+            Sample(
                 image=rgb,
                 mask=_polygon_mask(annotation.get("segmentation"), rgb.shape[:2]),
                 joints=joints,
                 visible=visible,
-                id=f"coco/{image_id}/{annotation['id']}",
+                id=f"coco/{ref.image_id}/{annotation['id']}",
                 domain="target",
-                split=split,
-                source_file=str(image_path),
+                split=ref.split,
+                source_file=ref.path,
             )
+        )
+    return samples
+
+
+def read_coco(
+    annotations_json: str | os.PathLike,
+    image_dir: str | os.PathLike,
+    split: str = "",
+    skipped: list | None = None,
+) -> Iterator[Sample]:
+    """Samples for every annotation with num_keypoints > 0, image by image. A missing or corrupt image
+    (or annotation) is skipped with a warning and, when `skipped` (a list) is given, recorded in it as
+    (path, reason); an unreadable annotations file raises DataError."""
+    for ref in list_coco_images(annotations_json, image_dir, split):
+        try:
+            samples = read_coco_image(ref)
+        except DataError as error:
+            log.warning("skipping COCO image %s: %s", ref.path, error.problem)
+            if skipped is not None:
+                skipped.append((error.path, error.problem))
+            continue
+        yield from samples

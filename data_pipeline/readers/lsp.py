@@ -8,8 +8,10 @@ marks missing joints with negative coordinates). Coordinates are taken as stored
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,7 @@ from data_pipeline.errors import DataError
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
 
+log = logging.getLogger(__name__)
 TARGET_SPLITS = ("adapt", "val", "test")
 
 
@@ -61,9 +64,26 @@ def _image_path(images: Path, number: int) -> Path:
     return images / f"im{number:04d}.jpg"
 
 
-def read_lsp(root: str | os.PathLike, extended: bool = False, splits: dict | None = None) -> Iterator[Sample]:
-    """Every image with its 14 joints. `splits` ({"adapt": [ids], ...}, ids = image numbers) overrides
-    root/splits.json, which overrides default_splits. Samples are yielded in image order with mask=None."""
+@dataclass(frozen=True, eq=False)
+class LspImageRef:
+    """One labelled image: its path and joints (small and picklable, so a Ray Data job can spread images
+    over workers the way it spreads SURREAL clips)."""
+
+    path: str
+    joints: np.ndarray  # (14, 2) float32, x,y pixels
+    visible: np.ndarray  # (14,) bool
+    split: str
+
+    @property
+    def id(self) -> str:
+        return Path(self.path).stem
+
+
+def list_lsp_images(
+    root: str | os.PathLike, extended: bool = False, splits: dict | None = None
+) -> list[LspImageRef]:
+    """Every image listed by root/joints.mat, in image order. `splits` ({"adapt": [ids], ...}, ids = image
+    numbers) overrides root/splits.json, which overrides default_splits. Images are not opened here."""
     root = Path(root)
     mat_path = root / "joints.mat"
     raw = mat_array(load_mat(mat_path, required=("joints",)), "joints", mat_path, ndim=3)
@@ -84,18 +104,47 @@ def read_lsp(root: str | os.PathLike, extended: bool = False, splits: dict | Non
     else:
         by_id = _load_splits(root, n)
     images = root / "images"
-    for k in range(n):
-        path = _image_path(images, k + 1)
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(path, "image is missing or cannot be decoded")
-        yield Sample(
-            image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-            mask=None,
+    return [
+        LspImageRef(
+            path=str(_image_path(images, k + 1)),
             joints=xy[k].astype(np.float32),
             visible=visible[k].copy(),
-            id=path.stem,
-            domain="target",
             split=by_id.get(k + 1, ""),
-            source_file=str(path),
         )
+        for k in range(n)
+    ]
+
+
+def read_lsp_image(ref: LspImageRef) -> Sample:
+    """Decode one image into a Sample (mask=None: LSP has no person masks); DataError if unreadable."""
+    bgr = cv2.imread(ref.path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(ref.path, "image is missing or cannot be decoded")
+    return Sample(
+        image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+        mask=None,
+        joints=ref.joints.copy(),
+        visible=ref.visible.copy(),
+        id=ref.id,
+        domain="target",
+        split=ref.split,
+        source_file=ref.path,
+    )
+
+
+def read_lsp(
+    root: str | os.PathLike,
+    extended: bool = False,
+    splits: dict | None = None,
+    skipped: list | None = None,
+) -> Iterator[Sample]:
+    """Every image with its 14 joints, in image order. A missing or corrupt image is skipped with a
+    warning and, when `skipped` (a list) is given, recorded in it as (path, reason); a bad joints.mat or
+    splits.json raises DataError."""
+    for ref in list_lsp_images(root, extended, splits):
+        try:
+            yield read_lsp_image(ref)
+        except DataError as error:
+            log.warning("skipping LSP image %s: %s", ref.path, error.problem)
+            if skipped is not None:
+                skipped.append((error.path, error.problem))

@@ -10,7 +10,15 @@ import scipy.io
 from data_pipeline.errors import DataError
 from data_pipeline.joints import LSP14_INDEX
 from data_pipeline.procedural import render_target
-from data_pipeline.readers import default_splits, read_coco, read_lsp
+from data_pipeline.readers import (
+    default_splits,
+    list_coco_images,
+    list_lsp_images,
+    read_coco,
+    read_coco_image,
+    read_lsp,
+    read_lsp_image,
+)
 
 
 def _image(path, h=60, w=40):
@@ -71,11 +79,26 @@ def test_lsp_missing_files_are_named(tmp_path):
     with pytest.raises(DataError, match="joints.mat: file is missing"):
         next(read_lsp(tmp_path))
     scipy.io.savemat(tmp_path / "joints.mat", {"joints": np.zeros((3, 14, 1))})
+    [ref] = list_lsp_images(tmp_path)
     with pytest.raises(DataError, match="im0001.jpg: image is missing"):
-        next(read_lsp(tmp_path))
+        read_lsp_image(ref)
     scipy.io.savemat(tmp_path / "joints.mat", {"other": np.zeros(3)})
     with pytest.raises(DataError, match="missing variable"):
         next(read_lsp(tmp_path))
+
+
+def test_lsp_skips_a_corrupt_image_names_it_and_keeps_the_rest(tmp_path):
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": np.zeros((3, 14, 4))})
+    for i in (1, 2, 3, 4):
+        _image(tmp_path / "images" / f"im{i:04d}.jpg")
+    (tmp_path / "images" / "im0002.jpg").write_bytes(b"not a jpeg")
+    skipped: list = []
+    samples = list(read_lsp(tmp_path, skipped=skipped))
+    assert [s.id for s in samples] == ["im0001", "im0003", "im0004"]
+    assert skipped == [(str(tmp_path / "images" / "im0002.jpg"), "image is missing or cannot be decoded")]
+    refs = list_lsp_images(tmp_path)  # listing reads labels only: the bad image is still listed
+    assert [r.id for r in refs] == ["im0001", "im0002", "im0003", "im0004"]
+    np.testing.assert_array_equal(read_lsp_image(refs[3]).image, samples[2].image)
 
 
 def test_default_splits_follow_lsp_thousands():
@@ -127,5 +150,10 @@ def test_coco_bad_files_are_named(tmp_path):
         next(read_coco(path, tmp_path))
     path = _coco_file(tmp_path)
     (tmp_path / "img" / "000002.jpg").unlink()
+    first, second = list_coco_images(path, tmp_path / "img")
     with pytest.raises(DataError, match="000002.jpg: image is missing"):
-        list(read_coco(path, tmp_path / "img"))
+        read_coco_image(second)
+    skipped: list = []
+    assert [s.id for s in read_coco(path, tmp_path / "img", skipped=skipped)] == ["coco/1/11"]
+    assert skipped == [(second.path, "image is missing or cannot be decoded")]
+    assert [s.id for s in read_coco_image(first)] == ["coco/1/11"]
