@@ -1,9 +1,9 @@
 """The Ray Data enhancement job: readers -> brightness centring -> crop around the person -> Parquet shards.
 
-SURREAL clips are the unit of parallelism on the source side (one task decodes, enhances and encodes a
-clip), so the work spreads over every node of the cluster `ray.init()` joins. Target readers are
-sequential iterators: one task reads each target set and streams its samples to a pool of enhancing
-tasks (different pool sizes keep Ray Data from fusing the two stages).
+The driver lists the units of work from the labels alone (a SURREAL clip; an LSP or COCO image) and
+each task reads, enhances and encodes a handful of them, so the work spreads over every node of the
+cluster `ray.init()` joins and only small work items and finished rows cross the network. Each domain is
+one Ray Data operator, read+enhance fused with the Parquet write.
 
 Occlusion, rotation, scale and flip are not baked in: they are per-trial hyperparameters applied by
 `data_pipeline.loader`. Layout and columns: `data_pipeline.schema`.
@@ -25,7 +25,7 @@ import pickle
 import posixpath
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -178,113 +178,79 @@ def _enhance_many(samples: Iterable[Sample], settings: EnhanceSettings) -> tuple
     return rows, dropped
 
 
-def _enhance_clips(batch: pa.Table, settings: EnhanceSettings, ledger) -> pa.Table:
-    """map_batches UDF on clip work items: read each clip, enhance its frames, return shard rows."""
+# --- Units of work: a SURREAL clip or a target image, listed on the driver, read by the tasks ------------
 
-    from data_pipeline.readers import read_surreal_clip
 
-    rows, units, dropped = [], [], []
-    for key, spec, path, ref_bytes in zip(
-        batch["key"].to_pylist(),
-        batch["input"].to_pylist(),
-        batch["path"].to_pylist(),
-        batch["ref"].to_pylist(),
-        strict=True,
-    ):
+def _list_units(spec: InputSpec) -> tuple[list[dict], list[dict]]:
+    """Every unit of one input as a work item {key, input, path, kind, ref}, plus the parts that could not
+    be listed (a missing split folder, an unreadable joints.mat) as skipped-input records. Listing only
+    reads labels, never images, so the driver stays light."""
+    from data_pipeline.readers import list_coco_images, list_lsp_images, list_surreal_clips
+
+    if spec.kind == "surreal":
+        listings = [lambda split=split: list_surreal_clips(spec.paths[0], split) for split in SURREAL_SPLITS]
+    elif spec.kind == "coco":
+        listings = [lambda: list_coco_images(spec.paths[0], spec.paths[1])]
+    else:
+        listings = [lambda: list_lsp_images(spec.paths[0], extended=spec.kind == "lsp-extended")]
+    items, skipped = [], []
+    for listing in listings:
         try:
-            samples = read_surreal_clip(
-                pickle.loads(ref_bytes),
-                frames_per_clip=settings.frames_per_clip,
-                frame_step=settings.frame_step,
-                rng_seed=settings.seed,
-            )
-        except Exception as error:  # DataError for a corrupt clip; anything else is reported the same way
-            reason = error.problem if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            where = error.path if isinstance(error, DataError) else path
-            units.append(
+            refs = listing()
+        except DataError as error:
+            skipped.append({"path": error.path, "input": str(spec), "reason": error.problem})
+            continue
+        for ref in refs:
+            path = ref.video if spec.kind == "surreal" else ref.path
+            items.append(
                 {
-                    "key": key,
-                    "input": spec,
-                    "path": where,
-                    "status": "skipped",
-                    "reason": reason,
-                    "samples": 0,
+                    "key": f"{spec}#{path}",
+                    "input": str(spec),
+                    "path": path,
+                    "kind": spec.kind,
+                    "ref": pickle.dumps(ref, protocol=5),
                 }
             )
-            continue
-        clip_rows, clip_dropped = _enhance_many(samples, settings)
-        rows += clip_rows
-        dropped += clip_dropped
-        units.append(
-            {
-                "key": key,
-                "input": spec,
-                "path": path,
-                "status": "ok",
-                "reason": None,
-                "samples": len(clip_rows),
-            }
+    return items, skipped
+
+
+def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
+    from data_pipeline.readers import read_coco_image, read_lsp_image, read_surreal_clip
+
+    if kind == "surreal":
+        return read_surreal_clip(
+            ref,
+            frames_per_clip=settings.frames_per_clip,
+            frame_step=settings.frame_step,
+            rng_seed=settings.seed,
         )
-    ledger.record(units, dropped)
-    return rows_to_table(rows)
+    if kind == "coco":
+        return read_coco_image(ref)
+    return [read_lsp_image(ref)]
 
 
-def _iter_target(spec: InputSpec) -> Iterator[Sample]:
-    from data_pipeline.readers import read_coco, read_lsp
-
-    if spec.kind == "coco":
-        return read_coco(spec.paths[0], spec.paths[1])
-    return read_lsp(spec.paths[0], extended=spec.kind == "lsp-extended")
-
-
-def _read_targets(batch: pa.Table, ledger, chunk: int = 32) -> Iterator[pa.Table]:
-    """map_batches UDF (a generator) on target specs: stream pickled samples in chunks of `chunk`."""
-
-    for text in batch["input"].to_pylist():
-        spec = parse_input(text, "target")
-        pending: list[Sample] = []
+def _enhance_units(batch: pa.Table, settings: EnhanceSettings, ledger) -> pa.Table:
+    """map_batches UDF on work items: read each unit, enhance its samples, return shard rows. A unit that
+    cannot be read, or whose every sample fails, is recorded as skipped with the reason; the others go on."""
+    rows, units, dropped = [], [], []
+    for key, spec, path, kind, ref_bytes in zip(
+        *(batch[name].to_pylist() for name in ("key", "input", "path", "kind", "ref")), strict=True
+    ):
+        unit = {"key": key, "input": spec, "path": path, "status": "ok", "reason": None, "samples": 0}
         try:
-            for sample in _iter_target(spec):
-                pending.append(sample)
-                if len(pending) == chunk:
-                    yield _pickle_samples(text, pending)
-                    pending = []
-        except Exception as error:
-            reason = error.problem if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            path = error.path if isinstance(error, DataError) else text
-            unit = {"key": f"{text}#reader", "input": text, "path": path, "status": "skipped", "samples": 0}
-            ledger.record([{**unit, "reason": f"reader stopped at {path}: {reason}"}], [])
-        if pending:
-            yield _pickle_samples(text, pending)
-
-
-def _pickle_samples(spec: str, samples: list[Sample]) -> pa.Table:
-    return pa.table(
-        {
-            "input": [spec] * len(samples),
-            "sample": [pickle.dumps(s, protocol=5) for s in samples],
-        }
-    )
-
-
-def _enhance_targets(batch: pa.Table, settings: EnhanceSettings, ledger) -> pa.Table:
-    """map_batches UDF on pickled target samples: enhance each; every image is one ledger unit."""
-
-    samples = [pickle.loads(b) for b in batch["sample"].to_pylist()]
-    rows, dropped = _enhance_many(samples, settings)
-    why = {d["sample_id"]: d["reason"] for d in dropped}
-    units = [
-        {
-            "key": f"{spec}#{s.id}",
-            "input": spec,
-            "path": str(s.source_file),
-            "status": "skipped" if s.id in why else "ok",
-            "reason": why.get(s.id),
-            "samples": int(s.id not in why),
-        }
-        for spec, s in zip(batch["input"].to_pylist(), samples, strict=True)
-    ]
-    ledger.record(units, [])
+            samples = _read_unit(kind, pickle.loads(ref_bytes), settings)
+        except Exception as error:  # DataError for a corrupt file; anything else is reported the same way
+            problem = error.problem if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+            where = error.path if isinstance(error, DataError) else path
+            units.append({**unit, "path": where, "status": "skipped", "reason": problem})
+            continue
+        unit_rows, unit_dropped = _enhance_many(samples, settings)
+        rows += unit_rows
+        dropped += unit_dropped
+        if samples and not unit_rows:
+            unit.update(status="skipped", reason=unit_dropped[0]["reason"])
+        units.append({**unit, "samples": len(unit_rows)})
+    ledger.record(units, dropped)
     return rows_to_table(rows)
 
 
@@ -325,6 +291,7 @@ def _count_rows(fs: pafs.FileSystem, path: str) -> dict[str, int]:
 
 
 ENHANCE_RESOURCE = "enhance_cpu"  # custom resource of the clusters' CPU worker type
+_JOB_CONTEXT = ("enable_progress_bars", "op_resource_reservation_enabled")  # restored after the job
 
 
 def run_enhancement(
@@ -341,18 +308,20 @@ def run_enhancement(
     seed: int = 0,
     overwrite: bool = False,
     num_tasks: int | None = None,
-    clips_per_task: int = 4,
+    clips_per_task: int = 8,
+    images_per_task: int = 128,
     progress: bool = True,
+    reserve_operator_resources: bool = False,
 ) -> dict:
     """Enhance `sources` (surreal:DIR) and `targets` (lsp:DIR, coco:ANN:IMGDIR) into Parquet shards at `out`.
 
     `out` is a local path or a URI pyarrow understands (s3://, gs://). Joins the running Ray cluster
     (RAY_ADDRESS) or starts a local one. `num_tasks` caps concurrent enhancing tasks (None: as many as
-    Ray schedules); `clips_per_task` amortises Ray's per-task cost (tens of ms). Returns the manifest (also written to OUT/manifest.json).
+    Ray schedules); `clips_per_task` and `images_per_task` size each task so Ray's per-task cost (tens of
+    ms) stays small against the work. `reserve_operator_resources` turns Ray Data's per-operator resource
+    reservation back on (its default; off here, see below). Returns the manifest (also in OUT/manifest.json).
     """
     import ray
-
-    from data_pipeline.readers import list_surreal_clips
 
     sources = [s if isinstance(s, InputSpec) else parse_input(s, "source") for s in sources]
     targets = [t if isinstance(t, InputSpec) else parse_input(t, "target") for t in targets]
@@ -370,83 +339,67 @@ def run_enhancement(
         raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
     tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
 
+    # Every unit is listed before the job runs, so the manifest can account for each one.
+    work: dict[str, list[dict]] = {"source": [], "target": []}
+    skipped_inputs: list[dict] = []
+    for spec in [*sources, *targets]:
+        items, skipped = _list_units(spec)
+        work[spec.domain] += items
+        skipped_inputs += skipped
+    per_task = {"source": clips_per_task, "target": images_per_task}
+
     started = time.perf_counter()
     if not ray.is_initialized():
         ray.init()  # RAY_ADDRESS, if set, names the cluster to join
     init_s = time.perf_counter() - started
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = progress
     compute = ray.data.TaskPoolStrategy(size=num_tasks)
     # On a cluster whose CPU worker type carries `enhance_cpu` (clusters/), the enhancing tasks ask for it
     # so they land on those workers and never compete with trials for the GPU nodes' CPUs.
     placement = {"resources": {ENHANCE_RESOURCE: 1}} if ray.cluster_resources().get(ENHANCE_RESOURCE) else {}
     ledger = _Ledger(fs, posixpath.join(parent, f".{name}.ledger-{uuid.uuid4().hex[:8]}"))
-
-    listed: list[dict] = []  # every input unit known before the job runs
-    skipped_inputs: list[dict] = []
-    clip_items = []
-    for spec in sources:
-        for split in SURREAL_SPLITS:
-            try:
-                clips = list_surreal_clips(spec.paths[0], split)
-            except DataError as error:
-                skipped_inputs.append({"path": error.path, "input": str(spec), "reason": error.problem})
-                continue
-            for ref in clips:
-                path = str(getattr(ref, "video", ref))  # ClipRef.video: the clip's mp4
-                key = f"{spec}#{path}"
-                clip_items.append({"key": key, "input": str(spec), "path": path, "ref": pickle.dumps(ref)})
-                listed.append({"key": key, "input": str(spec), "path": path})
-
+    ctx = ray.data.DataContext.get_current()
+    saved_context = {key: getattr(ctx, key) for key in _JOB_CONTEXT}
     try:
+        ctx.enable_progress_bars = progress
+        # Ray Data reserves part of the cluster for each operator's outputs by default; on 2 CPUs that
+        # leaves one enhancing task running ("backpressured:tasks(ResourceBudget)" in its log) and halves
+        # throughput. Each of our jobs is one operator (read+enhance fused with the Parquet write), so the
+        # reservation protects nothing. bench/enhance.py measures both settings.
+        ctx.op_resource_reservation_enabled = reserve_operator_resources
         fs.create_dir(ledger.path)
-        datasets = {}
-        if clip_items:
-            blocks = math.ceil(len(clip_items) / clips_per_task)
-            ds = ray.data.from_items(clip_items, override_num_blocks=blocks)
-            datasets["source"] = ds.map_batches(
-                _enhance_clips,
-                batch_size=clips_per_task,
-                batch_format="pyarrow",
-                compute=compute,
-                fn_kwargs={"settings": settings, "ledger": ledger},
-                **placement,
-            )
-        if targets:
-            ds = ray.data.from_items([{"input": str(t)} for t in targets], override_num_blocks=len(targets))
-            ds = ds.map_batches(  # one sequential reader per target set ...
-                _read_targets,
-                batch_size=1,
-                batch_format="pyarrow",
-                compute=ray.data.TaskPoolStrategy(size=1),
-                fn_kwargs={"ledger": ledger},
-            )
-            datasets["target"] = ds.map_batches(  # ... feeding a pool of enhancing tasks
-                _enhance_targets,
-                batch_size=16,
-                batch_format="pyarrow",
-                compute=compute,
-                fn_kwargs={"settings": settings, "ledger": ledger},
-                **placement,
-            )
         stage_s: dict[str, float] = {}
-
-        def write(domain: str) -> None:
-            t = time.perf_counter()
-            datasets[domain].write_parquet(posixpath.join(tmp, domain), filesystem=fs)
-            stage_s[domain] = round(time.perf_counter() - t, 3)
-
-        # One after the other: writing both at once from two threads races in Ray's lazy imports.
         job_started = time.perf_counter()
-        for domain in datasets:
-            write(domain)
+        # One write per domain, one after the other: writing both at once from two threads races in
+        # Ray's lazy imports. Each is a single fused operator: items -> read+enhance -> Parquet.
+        for domain, items in work.items():
+            if not items:
+                continue
+            t = time.perf_counter()
+            blocks = math.ceil(len(items) / per_task[domain])
+            ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+                _enhance_units,
+                batch_size=per_task[domain],
+                batch_format="pyarrow",
+                compute=compute,
+                fn_kwargs={"settings": settings, "ledger": ledger},
+                **placement,
+            ).write_parquet(posixpath.join(tmp, domain), filesystem=fs)
+            stage_s[domain] = round(time.perf_counter() - t, 3)
         job_s = time.perf_counter() - job_started
 
         units, dropped = ledger.read()
         by_key = {u["key"]: u for u in units}
-        for item in listed:  # a clip no task reported on is still accounted for
-            by_key.setdefault(
-                item["key"], {**item, "status": "skipped", "reason": "no task reported", "samples": 0}
+        for item in (item for items in work.values() for item in items):  # a unit no task reported on
+            by_key.setdefault(  # is still accounted for
+                item["key"],
+                {
+                    "key": item["key"],
+                    "input": item["input"],
+                    "path": item["path"],
+                    "status": "skipped",
+                    "reason": "no task reported",
+                    "samples": 0,
+                },
             )
         for unit in by_key.values():
             if unit["status"] == "skipped":
@@ -483,6 +436,8 @@ def run_enhancement(
         }
         _commit(fs, tmp, final, manifest, overwrite)
     finally:
+        for key, value in saved_context.items():
+            setattr(ctx, key, value)
         for leftover in (tmp, ledger.path):
             if _exists(fs, leftover):
                 fs.delete_dir(leftover)

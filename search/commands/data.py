@@ -132,6 +132,13 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
     enhance.add_argument("--jpeg-quality", type=int, default=95)
     enhance.add_argument("--seed", type=int, default=0, help="frame choice seed")
     enhance.add_argument("--num-tasks", type=int, default=None, help="cap on concurrent enhancing tasks")
+    enhance.add_argument(
+        "--clips-per-task",
+        type=int,
+        default=8,
+        help="SURREAL clips per Ray task (bigger amortises Ray's per-task cost, smaller spreads wider)",
+    )
+    enhance.add_argument("--images-per-task", type=int, default=128, help="target images per Ray task")
     enhance.add_argument("--overwrite", action="store_true", help="replace an existing output")
     enhance.set_defaults(func=run_enhance)
 
@@ -143,6 +150,8 @@ def run_enhance(args: argparse.Namespace) -> int:
         raise ConfigError("give at least one --source or --target")
     if args.size < 8 or args.margin < 0:
         raise ConfigError(f"--size must be >= 8 and --margin >= 0 (got {args.size}, {args.margin})")
+    if args.clips_per_task < 1 or args.images_per_task < 1:
+        raise ConfigError("--clips-per-task and --images-per-task must be >= 1")
     from data_pipeline.pipeline import parse_input, run_enhancement
 
     try:
@@ -169,6 +178,8 @@ def run_enhance(args: argparse.Namespace) -> int:
             seed=args.seed,
             overwrite=args.overwrite,
             num_tasks=args.num_tasks,
+            clips_per_task=args.clips_per_task,
+            images_per_task=args.images_per_task,
         )
     finally:
         if started_here:

@@ -32,3 +32,10 @@ def test_data_show_on_a_folder_without_data_is_a_one_line_error(tmp_path, capsys
     assert main(["data", "show", str(tmp_path), "--out", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("posetune: error:") and "no SURREAL split folder" in err
+
+
+def test_data_enhance_rejects_empty_tasks_before_starting_ray(tmp_path, capsys):
+    argv = ["data", "enhance", "--target", f"lsp:{tmp_path}", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--clips-per-task", "0"]) == 2
+    assert "--clips-per-task and --images-per-task must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -45,9 +45,19 @@ def demo(tmp_path_factory):
 def enhanced(ray_local, demo, tmp_path_factory):
     root, _ = demo
     out = tmp_path_factory.mktemp("out") / "shards"
+    context = ray_local.data.DataContext.get_current()
+    before = context.op_resource_reservation_enabled
     manifest = run_enhancement(
-        [f"surreal:{root / 'surreal'}"], [f"lsp:{root / 'lsp'}"], str(out), size=64, progress=False
+        [f"surreal:{root / 'surreal'}"],
+        [f"lsp:{root / 'lsp'}"],
+        str(out),
+        size=64,
+        progress=False,
+        clips_per_task=2,  # several tasks even on tiny data
+        images_per_task=3,
     )
+    # the job turns Ray Data's per-operator reservation off for itself only
+    assert context.op_resource_reservation_enabled == before
     return out, manifest
 
 
@@ -144,9 +154,50 @@ def test_a_corrupt_target_image_is_reported_and_the_job_goes_on(ray_local, demo,
     bad = lsp / "images" / "im0005.jpg"
     bad.write_bytes(b"not a jpeg")
     manifest = run_enhancement([], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False)
-    assert str(bad) in [s["path"] for s in manifest["skipped"]]
-    assert manifest["inputs"][f"lsp:{lsp}"]["samples_written"] >= 4  # the images read before it are kept
-    assert sum(manifest["counts"]["target"].values()) == manifest["inputs"][f"lsp:{lsp}"]["samples_written"]
+    assert [s["path"] for s in manifest["skipped"]] == [str(bad)]
+    assert "cannot be decoded" in manifest["skipped"][0]["reason"]
+    report = manifest["inputs"][f"lsp:{lsp}"]
+    assert report == {"units": "images", "total": 8, "ok": 7, "skipped": 1, "samples_written": 7}
+    assert sum(manifest["counts"]["target"].values()) == 7  # every image but the bad one, before and after it
+
+
+def test_a_coco_target_set_is_spread_over_tasks_and_a_missing_image_is_reported(ray_local, tmp_path):
+    from tests.data_pipeline.test_lsp_coco import _coco_file
+
+    annotations = _coco_file(tmp_path)  # image 1: one person with a polygon; image 2: one with RLE (no mask)
+    missing = tmp_path / "img" / "000003.jpg"
+    data = json.loads(annotations.read_text())
+    data["images"].append({"id": 3, "file_name": missing.name})
+    data["annotations"].append({**data["annotations"][0], "id": 14, "image_id": 3})
+    annotations.write_text(json.dumps(data))
+    spec = f"coco:{annotations}:{tmp_path / 'img'}"
+    manifest = run_enhancement([], [spec], str(tmp_path / "out"), size=32, progress=False, images_per_task=1)
+    assert manifest["inputs"][spec] == {
+        "units": "images",
+        "total": 3,
+        "ok": 2,
+        "skipped": 1,
+        "samples_written": 2,
+    }
+    assert manifest["skipped"] == [
+        {"path": str(missing), "input": spec, "reason": "image is missing or cannot be decoded"}
+    ]
+    table = pads.dataset(tmp_path / "out" / "target").to_table()
+    assert sorted(table.column("sample_id").to_pylist()) == ["coco/1/11", "coco/2/13"]
+    assert set(table.column("split").to_pylist()) == {"val2017"}
+
+
+def test_an_unreadable_target_listing_is_reported_and_the_source_still_written(ray_local, demo, tmp_path):
+    root, _ = demo
+    lsp = tmp_path / "lsp"
+    lsp.mkdir()
+    (lsp / "joints.mat").write_bytes(b"not a mat file")
+    manifest = run_enhancement(
+        [f"surreal:{root / 'surreal'}"], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False
+    )
+    [target_skip] = [s for s in manifest["skipped"] if s["input"] == f"lsp:{lsp}"]
+    assert target_skip["path"] == str(lsp / "joints.mat") and target_skip["reason"]
+    assert manifest["counts"]["target"] == {} and sum(manifest["counts"]["source"].values()) > 0
 
 
 def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tmp_path):
