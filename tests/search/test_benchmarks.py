@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so multiprocessing can pickle the script's functions by name
     spec.loader.exec_module(module)
     return module
 
@@ -58,3 +60,19 @@ def test_tune_overhead_quick(tmp_path, shard_root, ray_session):
     summary = json.loads((out / "tune_overhead_quick.json").read_text())
     assert len(summary["bare"]["epoch_s"]) == len(summary["tune"]["epoch_s"]) == summary["epochs"] == 2
     assert summary["per_epoch_ratio_tune_to_bare"] > 0 and summary["total_ratio_tune_to_bare"] > 0
+
+
+@pytest.mark.slow
+def test_enhance_benchmark_tiny(tmp_path, ray_session):
+    module = _script("enhance")
+    out = tmp_path / "enhance.json"
+    args = ["--clips", "4", "--size", "48", "--loader-samples", "20", "--out", str(out)]
+    assert module.main(args) == 0
+    result = json.loads(out.read_text())
+    images = result["single_process"]["images"]
+    runs = result["ray_data"]["runs"]
+    assert [r["run"] for r in runs] == ["cold", "warm", "warm-2", "warm-ray-default-reservation"]
+    assert images > 0 and all(r["images"] == images for r in runs)  # every run did the same work
+    assert set(result["single_process"]["ms_per_image"]) == {"decode", "brightness", "crop", "encode"}
+    assert all(v > 0 and math.isfinite(v) for v in result["ratios"].values())
+    assert all(v > 0 for v in result["loader"]["samples_per_s"].values())
