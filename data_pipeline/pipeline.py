@@ -389,18 +389,11 @@ def run_enhancement(
 
         units, dropped = ledger.read()
         by_key = {u["key"]: u for u in units}
-        for item in (item for items in work.values() for item in items):  # a unit no task reported on
-            by_key.setdefault(  # is still accounted for
-                item["key"],
-                {
-                    "key": item["key"],
-                    "input": item["input"],
-                    "path": item["path"],
-                    "status": "skipped",
-                    "reason": "no task reported",
-                    "samples": 0,
-                },
-            )
+        for items in work.values():  # a unit no task reported on is still accounted for
+            for item in items:
+                listed = {name: item[name] for name in ("key", "input", "path")}
+                unreported = {"status": "skipped", "reason": "no task reported", "samples": 0}
+                by_key.setdefault(item["key"], {**listed, **unreported})
         for unit in by_key.values():
             if unit["status"] == "skipped":
                 skipped_inputs.append(

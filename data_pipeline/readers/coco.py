@@ -8,7 +8,6 @@ COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those 
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,9 +19,8 @@ import numpy as np
 
 from data_pipeline.errors import DataError
 from data_pipeline.joints import COCO17_TO_LSP14, map_joints
+from data_pipeline.readers._each import read_each
 from data_pipeline.readers.sample import Sample
-
-log = logging.getLogger(__name__)
 
 
 def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
@@ -122,12 +120,6 @@ def read_coco(
     """Samples for every annotation with num_keypoints > 0, image by image. A missing or corrupt image
     (or annotation) is skipped with a warning and, when `skipped` (a list) is given, recorded in it as
     (path, reason); an unreadable annotations file raises DataError."""
-    for ref in list_coco_images(annotations_json, image_dir, split):
-        try:
-            samples = read_coco_image(ref)
-        except DataError as error:
-            log.warning("skipping COCO image %s: %s", ref.path, error.problem)
-            if skipped is not None:
-                skipped.append((error.path, error.problem))
-            continue
-        yield from samples
+    yield from read_each(
+        list_coco_images(annotations_json, image_dir, split), read_coco_image, "COCO image", skipped
+    )

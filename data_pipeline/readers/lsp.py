@@ -8,7 +8,6 @@ marks missing joints with negative coordinates). Coordinates are taken as stored
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ import cv2
 import numpy as np
 
 from data_pipeline.errors import DataError
+from data_pipeline.readers._each import read_each
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
 
-log = logging.getLogger(__name__)
 TARGET_SPLITS = ("adapt", "val", "test")
 
 
@@ -141,10 +140,6 @@ def read_lsp(
     """Every image with its 14 joints, in image order. A missing or corrupt image is skipped with a
     warning and, when `skipped` (a list) is given, recorded in it as (path, reason); a bad joints.mat or
     splits.json raises DataError."""
-    for ref in list_lsp_images(root, extended, splits):
-        try:
-            yield read_lsp_image(ref)
-        except DataError as error:
-            log.warning("skipping LSP image %s: %s", ref.path, error.problem)
-            if skipped is not None:
-                skipped.append((error.path, error.problem))
+    yield from read_each(
+        list_lsp_images(root, extended, splits), lambda ref: [read_lsp_image(ref)], "LSP image", skipped
+    )

@@ -8,7 +8,6 @@ count as visible (the mask and segm are there for whoever wants a finer rule).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import zlib
@@ -21,10 +20,10 @@ import numpy as np
 
 from data_pipeline.errors import DataError
 from data_pipeline.joints import SMPL24_TO_LSP14, map_joints
+from data_pipeline.readers._each import read_each
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
 
-log = logging.getLogger(__name__)
 _CLIP_NAME = re.compile(r"^(?P<seq>.+)_c(?P<clip>\d{4})\.mp4$")
 
 
@@ -167,12 +166,9 @@ def read_surreal(
 ) -> Iterator[Sample]:
     """Samples from every clip of a split. A corrupt clip is skipped with a warning and, when `skipped`
     (a list) is given, recorded in it as (path, reason)."""
-    for clip in list_surreal_clips(root, split):
-        try:
-            samples = read_surreal_clip(clip, frames_per_clip, frame_step, rng_seed)
-        except DataError as error:
-            log.warning("skipping SURREAL clip %s: %s", clip.name, error)
-            if skipped is not None:
-                skipped.append((error.path, error.problem))
-            continue
-        yield from samples
+    yield from read_each(
+        list_surreal_clips(root, split),
+        lambda clip: read_surreal_clip(clip, frames_per_clip, frame_step, rng_seed),
+        "SURREAL clip",
+        skipped,
+    )
