@@ -83,7 +83,7 @@ def single_process(demo: Path, settings: EnhanceSettings, out: Path) -> dict:
             n["brightness"] += 1
         t = time.perf_counter()
         crop, mask, *_ = crop_around_person(
-            image, sample.mask, sample.joints, sample.visible, settings.size, settings.margin
+            image, sample.mask, sample.joints, sample.labelled, sample.visible, settings.size, settings.margin
         )
         ops["crop"] += time.perf_counter() - t
         t = time.perf_counter()

@@ -1,8 +1,9 @@
 """The study's image enhancements as pure numpy/OpenCV functions (no per-pixel Python loops).
 
 Conventions: images are uint8 (H, W, 3) RGB, masks bool (H, W) person pixels, joints float32 (14, 2)
-x, y with pixel centres at integer coordinates, visibility bool (14,). No function mutates its inputs;
-every random choice comes from an explicit `numpy.random.Generator`.
+x, y with pixel centres at integer coordinates, `labelled` and `visible` bool (14,) (visible implies
+labelled). No function mutates its inputs; every random choice comes from an explicit
+`numpy.random.Generator`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "occlude",
     "person_barycenter",
     "person_box",
+    "scale_points",
     "warp",
 ]
 
@@ -61,10 +63,10 @@ def center_brightness(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def person_box(
-    mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray, shape: tuple[int, ...]
+    mask: np.ndarray | None, joints: np.ndarray, labelled: np.ndarray, shape: tuple[int, ...]
 ) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1), inclusive pixel bounds of the person: the union of the mask's box and the
-    visible joints' box; the whole image when there is neither."""
+    labelled joints' box (occluded joints are part of the person); the whole image when there is neither."""
     xs: list[float] = []
     ys: list[float] = []
     if mask is not None and mask.any():
@@ -72,9 +74,9 @@ def person_box(
         cols = np.flatnonzero(mask.any(axis=0))
         xs += [cols[0], cols[-1]]
         ys += [rows[0], rows[-1]]
-    vis = np.asarray(visible, dtype=bool)
-    if vis.any():
-        pts = np.asarray(joints, dtype=np.float32)[vis]
+    has = np.asarray(labelled, dtype=bool)
+    if has.any():
+        pts = np.asarray(joints, dtype=np.float32)[has]
         xs += [float(pts[:, 0].min()), float(pts[:, 0].max())]
         ys += [float(pts[:, 1].min()), float(pts[:, 1].max())]
     if not xs:
@@ -82,14 +84,14 @@ def person_box(
     return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
-def person_barycenter(mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
-    """The person's barycenter (x, y): the mean of its mask pixels, else of its visible joints."""
+def person_barycenter(mask: np.ndarray | None, joints: np.ndarray, labelled: np.ndarray) -> np.ndarray | None:
+    """The person's barycenter (x, y): the mean of its mask pixels, else of its labelled joints."""
     if mask is not None and mask.any():
         m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
         return np.array([m["m10"] / m["m00"], m["m01"] / m["m00"]])
-    vis = np.asarray(visible, dtype=bool)
-    if vis.any():
-        return np.asarray(joints, dtype=np.float64)[vis].mean(axis=0)
+    has = np.asarray(labelled, dtype=bool)
+    if has.any():
+        return np.asarray(joints, dtype=np.float64)[has].mean(axis=0)
     return None
 
 
@@ -130,7 +132,8 @@ def occlude(
     covered by a same-size patch copied from a region that does not overlap the person's box. Up to
     `max_tries` anchors/sizes are drawn; if no patch fits anywhere the inputs come back unchanged.
     Returns (image, mask, visible): the mask loses the covered pixels, joints under the occluder
-    become not visible.
+    become not visible. They stay labelled: the occluder hides the pixels, not the position (Sárándi et
+    al. 2018 keep full supervision under synthetic occluders), so training still asks for them.
     """
     if mask is None or not mask.any():
         return image, mask, visible
@@ -198,6 +201,11 @@ def affine_matrix(
     return matrix
 
 
+def scale_points(points: np.ndarray, factor: float) -> np.ndarray:
+    """Points of an image resized by `factor` (pixel centres at integers, as cv2.resize): (p + ½)·f − ½."""
+    return ((np.asarray(points, dtype=np.float64) + 0.5) * factor - 0.5).astype(np.float32)
+
+
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Map (J, 2) points through a (2, 3) affine matrix; float32 out."""
     pts = np.asarray(points, dtype=np.float64)
@@ -208,15 +216,17 @@ def warp(
     image: np.ndarray,
     mask: np.ndarray | None,
     joints: np.ndarray,
+    labelled: np.ndarray,
     visible: np.ndarray,
     matrix: np.ndarray,
     out_size: int,
     flipped: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """Apply one affine warp to image (bilinear), mask (nearest) and joints (exact).
 
-    Joints that land outside the output become not visible. When `matrix` mirrors the image
-    (`flipped`), left/right joints are swapped so their names stay true.
+    Returns (image, mask, joints, labelled, visible). Joints that land outside the output are no longer
+    labelled (nor visible) in it. When `matrix` mirrors the image (`flipped`), left/right joints are
+    swapped so their names stay true.
     """
     size = (out_size, out_size)
     out = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -226,44 +236,47 @@ def warp(
         out_mask = m.astype(bool)
     pts = apply_affine(matrix, joints)
     inside = (pts >= -0.5).all(axis=1) & (pts < out_size - 0.5).all(axis=1)
-    vis = np.asarray(visible, dtype=bool) & inside
+    has = np.asarray(labelled, dtype=bool) & inside
+    vis = np.asarray(visible, dtype=bool) & has
     if flipped:  # the matrix already mirrored x: only the left/right names remain to swap
-        pts, vis = pts[FLIP_PERMUTATION], vis[FLIP_PERMUTATION]
-    return out, out_mask, pts, vis
+        pts, has, vis = pts[FLIP_PERMUTATION], has[FLIP_PERMUTATION], vis[FLIP_PERMUTATION]
+    return out, out_mask, pts, has, vis
 
 
 def crop_around_person(
     image: np.ndarray,
     mask: np.ndarray | None,
     joints: np.ndarray,
+    labelled: np.ndarray,
     visible: np.ndarray,
     out_size: int,
     margin: float,
     rotation_deg: float = 0.0,
     scale: float = 1.0,
     center: tuple[float, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
-    """Crop a square around the person and resize it to out_size in one bilinear warp.
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop a square around the person and resize it to out_size in one warp.
 
-    The square is centred on the person's box (mask box united with the visible joints' box, or
+    The square is centred on the person's box (mask box united with the labelled joints' box, or
     `center`) and its side is the box's longer side times (1 + 2 * margin). Rotation is about the
-    person's barycenter (study §2.3). Returns (image, mask, joints, visible, matrix); `matrix` maps
-    source pixels to crop pixels (keep it to map predictions back).
+    person's barycenter (study §2.3). Returns (image, mask, joints, labelled, visible, matrix); `matrix`
+    maps source pixels to crop pixels (keep it to map predictions back).
     """
-    x0, y0, x1, y1 = person_box(mask, joints, visible, image.shape)
+    x0, y0, x1, y1 = person_box(mask, joints, labelled, image.shape)
     side = max(x1 - x0 + 1, y1 - y0 + 1, 2.0) * (1.0 + 2.0 * margin)
     c = ((x0 + x1) / 2.0, (y0 + y1) / 2.0) if center is None else center
-    pivot = person_barycenter(mask, joints, visible)
+    pivot = person_barycenter(mask, joints, labelled)
     matrix = affine_matrix(c, side, out_size, rotation_deg, scale, pivot=pivot)
-    out, out_mask, pts, vis = warp(image, mask, joints, visible, matrix, out_size)
-    return out, out_mask, pts, vis, matrix
+    out, out_mask, pts, has, vis = warp(image, mask, joints, labelled, visible, matrix, out_size)
+    return out, out_mask, pts, has, vis, matrix
 
 
 def flip(
-    image: np.ndarray, mask: np.ndarray | None, joints: np.ndarray, visible: np.ndarray
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Mirror horizontally; left and right joints swap so that their names stay true."""
+    image: np.ndarray, mask: np.ndarray | None, joints: np.ndarray, labelled: np.ndarray, visible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """Mirror horizontally; left and right joints swap so that their names stay true.
+    Returns (image, mask, joints, labelled, visible)."""
     out = np.ascontiguousarray(image[:, ::-1])
     out_mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
-    pts, vis = flip_joints(joints, visible, image.shape[1])
-    return out, out_mask, pts, vis
+    pts, has, vis = flip_joints(joints, image.shape[1], labelled, visible)
+    return out, out_mask, pts, has, vis

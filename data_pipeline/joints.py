@@ -34,6 +34,10 @@ SKELETON: tuple[tuple[int, int], ...] = (
 
 # The 12 limb joints (all but neck and head-top): the PCK protocol of the published SURREAL->LSP results.
 LIMB_JOINTS: tuple[int, ...] = tuple(range(12))
+# The joints the source (SURREAL) labels with the same meaning as the targets: all but head-top (SMPL's
+# Head is the head's centre, not its top). "All joints" metrics average over these, so source and target
+# numbers describe the same population; COCO targets further lack the neck (nan there, left out of means).
+SHARED_JOINTS: tuple[int, ...] = tuple(range(13))
 ELBOWS: tuple[int, ...] = (LSP14_INDEX["right_elbow"], LSP14_INDEX["left_elbow"])
 # Torso diameter for PDJ (Toshev & Szegedy): ||left shoulder - right hip|| of the ground truth.
 TORSO_PAIR: tuple[int, int] = (LSP14_INDEX["left_shoulder"], LSP14_INDEX["right_hip"])
@@ -69,8 +73,10 @@ def _mapping(source: tuple[str, ...], pairs: dict[str, str]) -> np.ndarray:
 
 # SURREAL renders through a camera whose rotation is a reflection, so SMPL's L_* joints appear where an
 # annotator labels the person's *right*: L_Ankle -> right_ankle. Shoulders are SMPL 16/17 (L/R_Shoulder),
-# not 13/14, which are the collar bones. SMPL's Head (15) is the head's centre, the nearest it has to
-# LSP's head-top.
+# not 13/14, which are the collar bones. SMPL's Head (15) is the head's *centre*, LSP's head-top is the top
+# of the skull: no adaptation can close that label shift, so head_top is unlabelled on SURREAL (neither
+# supervised nor scored there). SMPL's Neck (12) sits at the base of the neck, a little below LSP's neck
+# (MPII's upper neck): kept, as the nearest joint, and named in the README's protocol table.
 SMPL24_TO_LSP14 = _mapping(
     SMPL24,
     {
@@ -78,11 +84,11 @@ SMPL24_TO_LSP14 = _mapping(
         "left_hip": "R_Hip", "left_knee": "R_Knee", "left_ankle": "R_Ankle",
         "right_wrist": "L_Wrist", "right_elbow": "L_Elbow", "right_shoulder": "L_Shoulder",
         "left_shoulder": "R_Shoulder", "left_elbow": "R_Elbow", "left_wrist": "R_Wrist",
-        "neck": "Neck", "head_top": "Head",
+        "neck": "Neck",
     },
 )  # fmt: skip
 
-# COCO has no neck or head-top: those stay -1 (not visible) rather than being invented.
+# COCO has no neck or head-top: those stay -1 (unlabelled) rather than being invented.
 COCO17_TO_LSP14 = _mapping(COCO17, {name: name for name in LSP14[:12]})
 
 MPII16_TO_LSP14 = _mapping(
@@ -90,22 +96,23 @@ MPII16_TO_LSP14 = _mapping(
 )
 
 
-def map_joints(joints: np.ndarray, visible: np.ndarray, mapping: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Take (..., J_src, 2) joints and (..., J_src) visibility into LSP-14; unmapped joints are invisible."""
+def map_joints(joints: np.ndarray, mapping: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Take (..., J_src, 2) joints and any (..., J_src) bool masks (labelled, visible) into LSP-14.
+
+    Returns (joints, *masks); a joint the source set lacks (mapping -1) is (0, 0) and False in every mask.
+    """
     joints = np.asarray(joints, dtype=np.float32)
-    visible = np.asarray(visible, dtype=bool)
     has = mapping >= 0
     safe = np.where(has, mapping, 0)
     out_joints = np.where(has[:, None], joints[..., safe, :], 0.0).astype(np.float32)
-    out_visible = visible[..., safe] & has
-    return out_joints, out_visible
+    return (out_joints, *(np.asarray(m, dtype=bool)[..., safe] & has for m in masks))
 
 
-def flip_joints(joints: np.ndarray, visible: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+def flip_joints(joints: np.ndarray, width: int, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
     """Mirror LSP-14 joints in an image of `width` pixels and swap left/right so names stay true.
 
-    Pixel centres are at integer coordinates, so x maps to (width - 1) - x.
+    Pixel centres are at integer coordinates, so x maps to (width - 1) - x. Returns (joints, *masks).
     """
     flipped = np.array(joints, dtype=np.float32, copy=True)
     flipped[..., 0] = (width - 1) - flipped[..., 0]
-    return flipped[..., FLIP_PERMUTATION, :], np.asarray(visible)[..., FLIP_PERMUTATION]
+    return (flipped[..., FLIP_PERMUTATION, :], *(np.asarray(m)[..., FLIP_PERMUTATION] for m in masks))

@@ -9,9 +9,12 @@ so forked DataLoader workers share them copy-on-write without touching their pag
 
 Augmentation (the trial's hyperparameters, `AugmentConfig`): the study's occlusion with probability p
 using the stored person mask, then rotation about the person's barycenter, scale and horizontal flip
-composed into ONE affine warp to `input_size`. The random stream of item i in epoch e is
-`default_rng([seed, e, i])`, so a resumed training sees exactly the same batches whatever the worker
-count or order.
+composed into ONE affine warp to `input_size`. The random stream of item i in pass k of epoch e is
+`default_rng([seed, e, k, i])`, so a resumed training sees exactly the same batches whatever the worker
+count or order, and an epoch that walks the dataset several times draws new augmentations each time.
+
+Items carry both joint masks: `labelled` (a position exists) and `visible` (labelled and not occluded;
+the synthetic occluder clears it, never `labelled`), plus `head_size` (nan where the format has none).
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from data_pipeline.enhance import affine_matrix, occlude, person_barycenter, warp
+from data_pipeline.enhance import affine_matrix, occlude, person_barycenter, scale_points, warp
 from data_pipeline.errors import DataError
-from data_pipeline.schema import NUM_JOINTS, decode_image, decode_mask
+from data_pipeline.schema import NUM_JOINTS, check_schema_version, decode_image, decode_mask
 
 MANIFEST = "manifest.json"
 
@@ -64,8 +67,18 @@ def read_manifest(root: str, filesystem: pafs.FileSystem | None = None) -> dict:
         raise DataError(where, f"manifest is not valid JSON ({error})") from None
 
 
+def seeded_subset(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted indices of `limit` of `n` rows drawn at random with `seed` (all rows when limit is None or
+    >= n): a cap that keeps every subject and sequence represented, unlike the first N by id."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
 class ShardDataset:
-    """Map-style dataset over one domain/split of an enhancement output (works with torch DataLoader)."""
+    """Map-style dataset over one domain/split of an enhancement output (works with torch DataLoader).
+
+    `limit` keeps a seeded random subset of that many rows (`limit_seed`), the same whatever the trial."""
 
     def __init__(
         self,
@@ -77,38 +90,44 @@ class ShardDataset:
         seed: int = 0,
         filesystem: pafs.FileSystem | None = None,
         limit: int | None = None,
+        limit_seed: int = 0,
     ):
         self.root, self.domain, self.split = root, domain, split
         self.input_size, self.augment, self.seed = int(input_size), augment, int(seed)
-        self.epoch = 0
+        self.epoch, self.pass_index = 0, 0
         fs, path = _open(root, filesystem)
         self.manifest = read_manifest(path, fs)
+        check_schema_version(self.manifest, f"{root}/{MANIFEST}")
         where = posixpath.join(path, domain)
         if fs.get_file_info(where).type == pafs.FileType.NotFound:
             raise DataError(f"{root}/{domain}", f"no {domain!r} shards in this output")
         dataset = pads.dataset(where, format="parquet", filesystem=fs)
-        columns = ["sample_id", "image", "mask", "joints", "visible"]
+        columns = ["sample_id", "image", "mask", "joints", "labelled", "visible", "head_size"]
         table = dataset.to_table(columns=columns, filter=pc.field("split") == split)
         if table.num_rows == 0:
             known = sorted(self.manifest.get("counts", {}).get(domain, {}))
             raise DataError(f"{root}/{domain}", f"no samples in split {split!r} (splits here: {known})")
         table = table.sort_by("sample_id")  # a stable index, whatever order the job wrote files in
-        if limit is not None:
-            table = table.slice(0, limit)
+        table = table.take(seeded_subset(table.num_rows, limit, limit_seed))
         self._ids = table.column("sample_id").combine_chunks()
         self._images = table.column("image").combine_chunks()
         self._masks = table.column("mask").combine_chunks()
         joints = table.column("joints").combine_chunks().flatten().to_numpy()
         self._joints = joints.reshape(-1, NUM_JOINTS, 2).astype(np.float32)
-        visible = table.column("visible").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        self._visible = visible.reshape(-1, NUM_JOINTS).astype(bool)
+        self._labelled, self._visible = (
+            table.column(name).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            .reshape(-1, NUM_JOINTS).astype(bool)
+            for name in ("labelled", "visible")
+        )  # fmt: skip
+        self._head_size = table.column("head_size").to_numpy(zero_copy_only=False).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch's augmentation stream (call before each epoch, in the main process)."""
-        self.epoch = int(epoch)
+    def set_epoch(self, epoch: int, pass_index: int = 0) -> None:
+        """Select the augmentation stream of pass `pass_index` over the data in `epoch` (call before each
+        pass, in the main process, before the DataLoader starts its workers)."""
+        self.epoch, self.pass_index = int(epoch), int(pass_index)
 
     def sample_id(self, i: int) -> str:
         return self._ids[i].as_py()
@@ -119,33 +138,44 @@ class ShardDataset:
         i = int(i) % len(self)
         where = f"{self.root}/{self.domain}#{self.sample_id(i)}"
         image = decode_image(self._images[i].as_py(), where)
-        joints, visible = self._joints[i].copy(), self._visible[i].copy()
+        joints, labelled, visible = self._joints[i].copy(), self._labelled[i].copy(), self._visible[i].copy()
+        head_size = float(self._head_size[i])
         size = image.shape[0]
         if self.augment is None:
             if size != self.input_size:
                 k = self.input_size / size
                 interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
                 image = cv2.resize(image, (self.input_size, self.input_size), interpolation=interp)
-                joints = (joints + 0.5) * k - 0.5  # pixel centres at integers, as cv2.resize
-            return {"image": image, "joints": joints, "visible": visible, "index": i}
-        return self._augmented(i, image, joints, visible, where)
+                joints = scale_points(joints, k)
+                head_size *= k
+        else:
+            image, joints, labelled, visible, k = self._augmented(i, image, joints, labelled, visible, where)
+            head_size *= k
+        return {
+            "image": image,
+            "joints": joints,
+            "labelled": labelled,
+            "visible": visible,
+            "head_size": head_size,
+            "index": i,
+        }
 
-    def _augmented(self, i, image, joints, visible, where) -> dict:
+    def _augmented(self, i, image, joints, labelled, visible, where):
         aug = self.augment
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = np.random.default_rng([self.seed, self.epoch, self.pass_index, i])
         # Draw every decision first so the stream does not depend on what occlusion does.
         occluding = rng.random() < aug.occlusion_prob
         angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
         scale = rng.uniform(*aug.scale_range)
         flipping = rng.random() < aug.flip_prob
         mask = decode_mask(self._masks[i].as_py(), where) if (occluding or aug.rotation_deg) else None
-        pivot = person_barycenter(mask, joints, visible)  # of the whole person, before any occlusion
+        pivot = person_barycenter(mask, joints, labelled)  # of the whole person, before any occlusion
         if occluding and mask is not None:
             image, mask, visible = occlude(image, mask, joints, visible, rng, aug.occlusion_size)
         size = image.shape[0]
         centre = ((size - 1) / 2.0, (size - 1) / 2.0)
         matrix = affine_matrix(centre, size, self.input_size, angle, scale, pivot=pivot, flip=flipping)
-        image, _, joints, visible = warp(
-            image, None, joints, visible, matrix, self.input_size, flipped=flipping
+        image, _, joints, labelled, visible = warp(
+            image, None, joints, labelled, visible, matrix, self.input_size, flipped=flipping
         )
-        return {"image": image, "joints": joints, "visible": visible, "index": i}
+        return image, joints, labelled, visible, self.input_size * scale / size

@@ -94,15 +94,17 @@ class EnhanceSettings:
 
 def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
     """Brightness (source only) -> crop around the person -> encode: one row of the shard schema."""
-    if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.visible).any():
-        raise ValueError("no person in the frame: empty mask and no visible joint")
+    if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.labelled).any():
+        raise ValueError("no person in the frame: empty mask and no labelled joint")
     image = sample.image
     centred = settings.brightness and sample.domain == "source" and sample.mask is not None
     if centred:
         image = center_brightness(image, sample.mask)
-    crop, mask, joints, visible, matrix = crop_around_person(
-        image, sample.mask, sample.joints, sample.visible, settings.size, settings.margin
+    crop, mask, joints, labelled, visible, matrix = crop_around_person(
+        image, sample.mask, sample.joints, sample.labelled, sample.visible, settings.size, settings.margin
     )
+    # A similarity transform scales every length by sqrt|det|: the head size follows the crop.
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     return {
         "sample_id": sample.id,
         "domain": sample.domain,
@@ -111,7 +113,9 @@ def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
         "image": encode_image(crop, settings.image_format, settings.jpeg_quality),
         "mask": None if mask is None else encode_mask(mask),
         "joints": joints.reshape(-1),
+        "labelled": labelled,
         "visible": visible,
+        "head_size": None if sample.head_size is None else float(sample.head_size) * scale,
         "width": settings.size,
         "height": settings.size,
         "crop_matrix": matrix.reshape(-1).astype(np.float32),

@@ -20,7 +20,9 @@ Each row is one person, already cropped to a `size` x `size` square around them:
 - `mask`: the person's pixels in the crop, PNG 8-bit (0 / 255), lossless; null where the format has
   no mask (targets). The loader's occlusion needs it.
 - `joints`: 14 x (x, y) float32, LSP-14 order, in crop pixels (pixel centres at integers).
-- `visible`: 14 bools; joints outside the crop are not visible.
+- `labelled`: 14 bools, a position exists (occluded or not); joints outside the crop are not labelled.
+- `visible`: 14 bools, labelled and not occluded (each reader says what its format calls occluded).
+- `head_size`: the PCKh normaliser in crop pixels (MPII: 0.6 x head-box diagonal); null elsewhere.
 - `crop_matrix`: the (2, 3) affine from the original image's pixels to the crop's, row-major, so
   predictions can be mapped back to the original photo.
 """
@@ -33,7 +35,9 @@ import pyarrow as pa
 
 from data_pipeline.errors import DataError
 
-SCHEMA_VERSION = "1"
+# Version 2 (labelled + visible + head_size) replaced version 1 (one `visible` mask that meant "labelled
+# and not occluded" on targets but "in frame" on SURREAL). The loader refuses any other version.
+SCHEMA_VERSION = "2"
 NUM_JOINTS = 14
 
 SHARD_SCHEMA = pa.schema(
@@ -45,7 +49,9 @@ SHARD_SCHEMA = pa.schema(
         pa.field("image", pa.binary(), nullable=False),
         pa.field("mask", pa.binary(), nullable=True),
         pa.field("joints", pa.list_(pa.float32(), 2 * NUM_JOINTS), nullable=False),
+        pa.field("labelled", pa.list_(pa.bool_(), NUM_JOINTS), nullable=False),
         pa.field("visible", pa.list_(pa.bool_(), NUM_JOINTS), nullable=False),
+        pa.field("head_size", pa.float32(), nullable=True),
         pa.field("width", pa.int32(), nullable=False),
         pa.field("height", pa.int32(), nullable=False),
         pa.field("crop_matrix", pa.list_(pa.float32(), 6), nullable=False),
@@ -55,6 +61,19 @@ SHARD_SCHEMA = pa.schema(
 )
 
 DOMAINS = ("source", "target")
+
+
+def check_schema_version(manifest: dict, where: str) -> None:
+    """DataError unless the shards' manifest records this SCHEMA_VERSION (older shards lack the labelled
+    mask: their one `visible` column cannot be read with today's meaning)."""
+    found = str(manifest.get("schema_version", "1"))
+    if found != SCHEMA_VERSION:
+        raise DataError(
+            where,
+            f"shards have schema version {found}, this posetune reads version {SCHEMA_VERSION} "
+            "(labelled and visible joint masks); re-run `posetune data enhance` on the original datasets "
+            "(a search re-makes its own shards once the old ones are removed)",
+        )
 
 
 def encode_image(image: np.ndarray, image_format: str = "jpeg", quality: int = 95) -> bytes:

@@ -1,8 +1,8 @@
 """COCO keypoints reader: person_keypoints_<set>.json + its image folder, one Sample per annotated person.
 
-COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those are not visible).
-`visible` is v == 2 (labelled and visible), matching LSP, where occluded joints are not visible; v == 1
-(labelled, occluded) keeps its coordinates. The person mask is the annotation's polygons (None for RLE).
+COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those are unlabelled). The flag
+v gives both masks: v = 0 unlabelled, v = 1 labelled and occluded, v = 2 labelled and visible (COCO's OKS
+counts v = 1 and v = 2 alike). The person mask is the annotation's polygons (None for RLE).
 """
 
 from __future__ import annotations
@@ -95,12 +95,14 @@ def read_coco_image(ref: CocoImageRef) -> list[Sample]:
                 f"annotation {annotation.get('id')} has {keypoints.size} keypoint values, expected 51",
             )
         keypoints = keypoints.reshape(17, 3)
-        joints, visible = map_joints(keypoints[:, :2], keypoints[:, 2] == 2, COCO17_TO_LSP14)
+        v = keypoints[:, 2]
+        joints, labelled, visible = map_joints(keypoints[:, :2], COCO17_TO_LSP14, v > 0, v == 2)
         samples.append(
             Sample(
                 image=rgb,
                 mask=_polygon_mask(annotation.get("segmentation"), rgb.shape[:2]),
                 joints=joints,
+                labelled=labelled,
                 visible=visible,
                 id=f"coco/{ref.image_id}/{annotation['id']}",
                 domain="target",

@@ -1,8 +1,9 @@
 """LSP reader: root/joints.mat + root/images/im%04d.jpg (LSP) or im%05d.jpg (LSP-extended).
 
 `joints` is (3, 14, N) with flag 1 = occluded in LSP and (14, 3, N) with flag 1 = visible in LSP-extended;
-both in LSP-14 order. A joint is `visible` when its flag says so and its coordinates are not negative (LSP
-marks missing joints with negative coordinates). Coordinates are taken as stored.
+both in LSP-14 order. Every joint with non-negative coordinates is `labelled` (LSP annotates occluded
+joints too, at their estimated position; negative coordinates mark a missing one); it is also `visible`
+when its flag says it is not occluded. Coordinates are taken as stored.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class LspImageRef:
 
     path: str
     joints: np.ndarray  # (14, 2) float32, x,y pixels
-    visible: np.ndarray  # (14,) bool
+    labelled: np.ndarray  # (14,) bool
+    visible: np.ndarray  # (14,) bool, implies labelled
     split: str
 
     @property
@@ -90,13 +92,14 @@ def list_lsp_images(
         if raw.shape[:2] != (14, 3):
             raise DataError(mat_path, f"joints has shape {raw.shape}, LSP-extended expects (14, 3, N)")
         xy, flag = raw[:, :2, :].transpose(2, 0, 1), raw[:, 2, :].T
-        visible = flag == 1
+        not_occluded = flag == 1
     else:
         if raw.shape[:2] != (3, 14):
             raise DataError(mat_path, f"joints has shape {raw.shape}, LSP expects (3, 14, N)")
         xy, flag = raw[:2].transpose(2, 1, 0), raw[2].T
-        visible = flag == 0
-    visible &= (xy >= 0).all(axis=-1)
+        not_occluded = flag == 0
+    labelled = (xy >= 0).all(axis=-1)
+    visible = labelled & not_occluded
     n = xy.shape[0]
     if splits is not None:
         by_id = {int(str(i).removeprefix("im")): name for name, ids in splits.items() for i in ids}
@@ -107,6 +110,7 @@ def list_lsp_images(
         LspImageRef(
             path=str(_image_path(images, k + 1)),
             joints=xy[k].astype(np.float32),
+            labelled=labelled[k].copy(),
             visible=visible[k].copy(),
             split=by_id.get(k + 1, ""),
         )
@@ -123,6 +127,7 @@ def read_lsp_image(ref: LspImageRef) -> Sample:
         image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
         mask=None,
         joints=ref.joints.copy(),
+        labelled=ref.labelled.copy(),
         visible=ref.visible.copy(),
         id=ref.id,
         domain="target",

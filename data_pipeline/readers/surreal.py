@@ -2,8 +2,10 @@
 
 Frames come from OpenCV's decoder, joints from `joints2D` (2,24,T: x then y, 0-based pixels) mapped with
 SMPL24_TO_LSP14 (which undoes the render camera's left/right reflection), the person mask from `segm_t != 0`.
-SURREAL has no occlusion labels: a joint is `visible` when it lies inside the frame; self-occluded joints
-count as visible (the mask and segm are there for whoever wants a finer rule).
+A joint is `labelled` when SMPL defines it with LSP's meaning (every LSP-14 joint but head_top, see
+data_pipeline.joints) and it lies inside the frame. SURREAL has no occlusion labels, so `visible` equals
+`labelled`: it means "in frame", and self-occluded joints count as visible (the mask and segm are there for
+whoever wants a finer rule). The loader's synthetic occluder is what makes source joints not visible.
 """
 
 from __future__ import annotations
@@ -128,7 +130,6 @@ def read_surreal_clip(
         described = ", ".join(f"{Path(p).name}: {n}" for p, n in counts.items())
         raise DataError(short, f"has fewer frames than the rest of its clip ({described})")
 
-    visible_all = np.ones(24, dtype=bool)
     samples = []
     for t in chosen.tolist():
         key = f"segm_{t + 1}"
@@ -138,15 +139,17 @@ def read_surreal_clip(
         image = frames[t]
         if segm.shape != image.shape[:2]:
             raise DataError(clip.segm, f"{key} has shape {segm.shape}, the video frame {image.shape[:2]}")
-        joints, _ = map_joints(joints2d[:, :, t].T, visible_all, SMPL24_TO_LSP14)
         h, w = segm.shape
-        inside = (joints[:, 0] >= 0) & (joints[:, 0] <= w - 1) & (joints[:, 1] >= 0) & (joints[:, 1] <= h - 1)
+        xy = joints2d[:, :, t].T
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+        joints, labelled = map_joints(xy, SMPL24_TO_LSP14, inside)
         samples.append(
             Sample(
                 image=image,
                 mask=segm != 0,
                 joints=joints,
-                visible=inside & (SMPL24_TO_LSP14 >= 0),
+                labelled=labelled,
+                visible=labelled,
                 id=f"{clip.name}/f{t:03d}",
                 domain="source",
                 split=clip.split,

@@ -120,8 +120,8 @@ def test_joints_follow_the_warp_to_within_half_a_pixel(rotation, scale):
     joints[3] = (71, 47)  # the dot
     image[47, 71] = 255
     visible = np.ones(14, bool)
-    out, out_mask, out_joints, out_vis, matrix = crop_around_person(
-        image, mask, joints, visible, 96, 0.2, rotation_deg=rotation, scale=scale
+    out, out_mask, out_joints, _, out_vis, matrix = crop_around_person(
+        image, mask, joints, visible, visible, 96, 0.2, rotation_deg=rotation, scale=scale
     )
     assert out.shape == (96, 96, 3) and out_mask.dtype == bool and out_mask.any()
     assert np.linalg.norm(_dot_centroid(out) - out_joints[3]) < 0.5
@@ -134,16 +134,38 @@ def test_crop_centres_the_person_and_hides_joints_that_leave_it():
     mask[20:100, 40:80] = True  # box centre (59.5, 59.5), longer side 80
     joints = np.full((14, 2), (60, 60), np.float32)
     joints[0] = (150, 10)  # far from the person: outside the crop after the margin
-    visible = np.ones(14, bool)
-    visible[0] = False  # not part of the person box
-    out, out_mask, out_joints, out_vis, _ = crop_around_person(image, mask, joints, visible, 64, 0.1)
+    labelled = np.ones(14, bool)
+    labelled[0] = False  # not part of the person box
+    out, out_mask, out_joints, out_has, _, _ = crop_around_person(
+        image, mask, joints, labelled, labelled, 64, 0.1
+    )
     ys, xs = np.nonzero(out_mask)
     assert abs(ys.mean() - 31.5) < 1 and abs(xs.mean() - 31.5) < 1
     assert (ys.max() - ys.min() + 1) == pytest.approx(64 / 1.2, abs=1.5)
     joints[0] = (150, 10)
-    visible[0] = True
-    _, _, out_joints, out_vis, _ = crop_around_person(image, mask, joints, visible, 64, 0.1, center=(60, 60))
-    assert out_joints[0, 0] > 64 and not out_vis[0]
+    labelled[0] = True
+    visible = labelled.copy()
+    visible[1] = False  # occluded: still labelled, still inside the crop
+    _, _, out_joints, out_has, out_vis, _ = crop_around_person(
+        image, mask, joints, labelled, visible, 64, 0.1, center=(60, 60)
+    )
+    assert out_joints[0, 0] > 64 and not out_has[0] and not out_vis[0]
+    assert out_has[1] and not out_vis[1]
+
+
+def test_the_person_box_holds_occluded_joints():
+    """An occluded joint is part of the person: the crop must hold it (the old box used visible joints)."""
+    image = np.zeros((200, 200, 3), np.uint8)
+    joints = np.full((14, 2), (100, 100), np.float32)
+    joints[0] = (100, 180)  # an occluded ankle far below the rest
+    labelled = np.ones(14, bool)
+    visible = labelled.copy()
+    visible[0] = False
+    _, _, out_joints, out_has, out_vis, _ = crop_around_person(
+        image, None, joints, labelled, visible, 64, 0.1
+    )
+    assert out_has[0] and not out_vis[0]
+    assert 0 <= out_joints[0, 1] < 64
 
 
 def test_flip_swaps_left_and_right():
@@ -151,15 +173,17 @@ def test_flip_swaps_left_and_right():
     image = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
     mask = rng.random((10, 12)) > 0.5
     joints = rng.uniform(0, 11, (14, 2)).astype(np.float32)
-    visible = rng.random(14) > 0.3
-    out, out_mask, out_joints, out_vis = flip(image, mask, joints, visible)
+    labelled = rng.random(14) > 0.2
+    visible = labelled & (rng.random(14) > 0.3)
+    out, out_mask, out_joints, out_has, out_vis = flip(image, mask, joints, labelled, visible)
     np.testing.assert_array_equal(out, image[:, ::-1])
     np.testing.assert_array_equal(out_mask, mask[:, ::-1])
     for left, right in FLIP_PAIRS:
         np.testing.assert_allclose(out_joints[left], (11 - joints[right, 0], joints[right, 1]))
         np.testing.assert_allclose(out_joints[right], (11 - joints[left, 0], joints[left, 1]))
         assert out_vis[left] == visible[right] and out_vis[right] == visible[left]
-    back = flip(*flip(image, mask, joints, visible))
+        assert out_has[left] == labelled[right] and out_has[right] == labelled[left]
+    back = flip(*flip(image, mask, joints, labelled, visible))
     np.testing.assert_allclose(back[2], joints, atol=1e-5)
 
 
@@ -170,8 +194,9 @@ def test_flip_inside_the_warp_equals_warp_then_flip():
     visible = np.ones(14, bool)
     plain = affine_matrix((30, 25), 40, 32, rotation_deg=15, scale=1.1)
     mirrored = affine_matrix((30, 25), 40, 32, rotation_deg=15, scale=1.1, flip=True)
-    a = flip(*warp(image, None, joints, visible, plain, 32))
-    b = warp(image, None, joints, visible, mirrored, 32, flipped=True)
+    a = flip(*warp(image, None, joints, visible, visible, plain, 32))
+    b = warp(image, None, joints, visible, visible, mirrored, 32, flipped=True)
     assert np.abs(a[0].astype(int) - b[0].astype(int)).max() <= 1
     np.testing.assert_allclose(a[2], b[2], atol=1e-4)
     np.testing.assert_array_equal(a[3], b[3])
+    np.testing.assert_array_equal(a[4], b[4])

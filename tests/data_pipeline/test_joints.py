@@ -10,6 +10,7 @@ from data_pipeline.joints import (
     LSP14_INDEX,
     MPII16,
     MPII16_TO_LSP14,
+    SHARED_JOINTS,
     SKELETON,
     SMPL24,
     SMPL24_TO_LSP14,
@@ -62,12 +63,22 @@ def test_mpii_maps_upper_neck_and_head_top():
     assert MPII16[MPII16_TO_LSP14[LSP14_INDEX["left_wrist"]]] == "left_wrist"
 
 
-def test_map_joints_marks_missing_joints_invisible():
+def test_surreal_head_top_is_unlabelled_smpl_head_is_the_head_centre():
+    # SMPL's Head joint is the head's centre, LSP's head-top the top of the skull: not the same label.
+    assert SMPL24_TO_LSP14[LSP14_INDEX["head_top"]] == -1
+    assert 15 not in SMPL24_TO_LSP14.tolist()
+    assert LSP14_INDEX["head_top"] not in SHARED_JOINTS
+    assert all(SMPL24_TO_LSP14[j] >= 0 for j in SHARED_JOINTS)
+
+
+def test_map_joints_marks_missing_joints_unlabelled_in_every_mask():
     coco = np.arange(17 * 2, dtype=np.float32).reshape(17, 2)
-    joints, visible = map_joints(coco, np.ones(17, bool), COCO17_TO_LSP14)
-    assert joints.shape == (14, 2) and visible.shape == (14,)
+    labelled_in, visible_in = np.ones(17, bool), np.arange(17) % 2 == 0
+    joints, labelled, visible = map_joints(coco, COCO17_TO_LSP14, labelled_in, visible_in)
+    assert joints.shape == (14, 2) and labelled.shape == visible.shape == (14,)
     np.testing.assert_array_equal(joints[LSP14_INDEX["left_wrist"]], coco[COCO17.index("left_wrist")])
-    assert not visible[LSP14_INDEX["neck"]] and visible[:12].all()
+    assert not labelled[LSP14_INDEX["neck"]] and labelled[:12].all()
+    assert visible[LSP14_INDEX["left_wrist"]] == visible_in[COCO17.index("left_wrist")]
 
 
 def test_flip_pairs_are_left_right_partners_and_flip_is_an_involution():
@@ -75,9 +86,9 @@ def test_flip_pairs_are_left_right_partners_and_flip_is_an_involution():
         assert LSP14[a].replace("right", "left") == LSP14[b]
     joints = np.random.default_rng(0).uniform(0, 99, (14, 2)).astype(np.float32)
     visible = np.arange(14) % 3 > 0
-    once, vis_once = flip_joints(joints, visible, width=100)
+    once, vis_once = flip_joints(joints, 100, visible)
     np.testing.assert_allclose(once[LSP14_INDEX["left_wrist"], 0], 99 - joints[LSP14_INDEX["right_wrist"], 0])
-    twice, vis_twice = flip_joints(once, vis_once, width=100)
+    twice, vis_twice = flip_joints(once, 100, vis_once)
     np.testing.assert_allclose(twice, joints, atol=1e-4)
     np.testing.assert_array_equal(vis_twice, visible)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
 from data_pipeline.pipeline import EnhanceSettings, enhance_sample, rows_to_table
 from data_pipeline.readers.sample import Sample
+from data_pipeline.schema import SCHEMA_VERSION
 
 DOT = 3  # the joint marked by a single bright pixel
 
@@ -25,7 +27,8 @@ def _sample(k: int, split: str) -> Sample:
     joints = rng.uniform((62, 27), (98, 103), (14, 2)).astype(np.float32)
     joints[DOT] = np.round(joints[DOT])
     image[int(joints[DOT, 1]), int(joints[DOT, 0])] = 255
-    return Sample(image, mask, joints, np.ones(14, bool), f"s{k:03d}", "source", split, f"clip{k}.mp4")
+    labelled = np.ones(14, bool)
+    return Sample(image, mask, joints, labelled, labelled, f"s{k:03d}", "source", split, f"clip{k}.mp4")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,8 @@ def shards(tmp_path_factory):
     (root / "source").mkdir()
     pq.write_table(rows_to_table(rows[:5]), root / "source" / "a.parquet")
     pq.write_table(rows_to_table(rows[5:]), root / "source" / "b.parquet")
-    (root / "manifest.json").write_text(json.dumps({"counts": {"source": {"train": 6, "val": 2}}}))
+    manifest = {"schema_version": SCHEMA_VERSION, "counts": {"source": {"train": 6, "val": 2}}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return str(root)
 
 
@@ -55,7 +59,36 @@ def test_evaluation_mode_is_deterministic_and_resizes_with_the_joints(shards):
     np.testing.assert_array_equal(a["image"], b["image"])
     assert np.linalg.norm(_dot(a["image"]) - a["joints"][DOT]) < 0.5
     assert len(ShardDataset(shards, "source", "val", 64)) == 2
-    assert len(ShardDataset(shards, "source", "train", 64, limit=3)) == 3
+
+
+def test_limit_is_a_seeded_random_subset_not_the_first_ids(shards):
+    """A cap on samples must not keep only the first subjects (ids sort by subject and sequence)."""
+    ids = {
+        seed: [ds.sample_id(i) for i in range(len(ds))]
+        for seed in range(6)
+        for ds in [ShardDataset(shards, "source", "train", 64, limit=3, limit_seed=seed)]
+    }
+    assert all(len(v) == 3 and v == sorted(v) for v in ids.values())
+    assert ids[0] == [
+        ds.sample_id(i) for ds in [ShardDataset(shards, "source", "train", 64, limit=3)] for i in range(3)
+    ]
+    assert len({tuple(v) for v in ids.values()}) > 1  # the seed chooses
+    assert any(v != ["s000", "s001", "s002"] for v in ids.values())
+    assert ids[0] != ["s000", "s001", "s002"]
+
+
+def test_shards_of_an_older_schema_are_refused_with_the_fix(shards, tmp_path):
+    old = tmp_path / "old"
+    (old / "source").mkdir(parents=True)
+    for part in ("a", "b"):
+        (old / "source" / f"{part}.parquet").write_bytes(
+            (Path(shards) / "source" / f"{part}.parquet").read_bytes()
+        )
+    (old / "manifest.json").write_text(
+        json.dumps({"counts": {"source": {"train": 6}}})
+    )  # v1 wrote no version
+    with pytest.raises(DataError, match=r"schema version 1.*re-run `posetune data enhance`"):
+        ShardDataset(str(old), "source", "train", 64)
 
 
 def test_augmentation_is_deterministic_per_seed_epoch_and_index(shards):
@@ -69,6 +102,8 @@ def test_augmentation_is_deterministic_per_seed_epoch_and_index(shards):
     assert any(not np.array_equal(ds[i]["image"], first[i]) for i in range(6))
     ds.set_epoch(0)
     np.testing.assert_array_equal(ds[4]["image"], first[4])
+    ds.set_epoch(0, pass_index=1)  # a second pass over the data in the same epoch: new augmentations
+    assert any(not np.array_equal(ds[i]["image"], first[i]) for i in range(6))
     other_seed = ShardDataset(shards, "source", "train", 64, augment=aug, seed=8)
     assert any(not np.array_equal(other_seed[i]["image"], first[i]) for i in range(6))
 
@@ -81,6 +116,8 @@ def test_joints_follow_rotation_scale_and_flip(shards):
         ds.set_epoch(epoch)
         for i in range(len(ds)):
             item = ds[i]
+            if not item["labelled"][[DOT, 2]].all():
+                continue  # the dot's joint left the crop (it is no longer labelled there)
             dot = _dot(item["image"])
             distances = np.linalg.norm(item["joints"] - dot, axis=1)
             nearest = int(np.argmin(distances))
@@ -90,18 +127,20 @@ def test_joints_follow_rotation_scale_and_flip(shards):
     assert 0 < flips < 18
 
 
-def test_occlusion_changes_only_pixels_and_hides_joints(shards):
+def test_occlusion_changes_only_pixels_and_hides_joints_but_keeps_their_labels(shards):
     base = AugmentConfig(occlusion_prob=0.0, rotation_deg=0, scale_range=(1, 1), flip_prob=0)
     occluded = AugmentConfig(occlusion_prob=1.0, rotation_deg=0, scale_range=(1, 1), flip_prob=0)
     plain = ShardDataset(shards, "source", "train", 64, augment=base, seed=3)
     covered = ShardDataset(shards, "source", "train", 64, augment=occluded, seed=3)
-    changed = 0
+    changed = hidden = 0
     for i in range(len(plain)):
         a, b = plain[i], covered[i]
         np.testing.assert_allclose(a["joints"], b["joints"])  # geometry identical: same random stream
         assert (b["visible"] <= a["visible"]).all()
+        np.testing.assert_array_equal(b["labelled"], a["labelled"])  # the occluder hides pixels, not labels
         changed += not np.array_equal(a["image"], b["image"])
-    assert changed >= 4
+        hidden += int((a["visible"] & ~b["visible"]).sum())
+    assert changed >= 4 and hidden >= 1
 
 
 def test_a_root_without_manifest_or_split_is_a_clear_error(shards, tmp_path):

@@ -35,6 +35,7 @@ def test_demo_target_round_trip_joints_and_occlusion(demo):
     for k, sample in enumerate(samples):
         image, joints, occluded = render_target(np.random.default_rng([7, 1, k]))
         np.testing.assert_allclose(sample.joints, joints, atol=1e-4)
+        assert sample.labelled.all()  # LSP annotates occluded joints too
         np.testing.assert_array_equal(sample.visible, ~occluded)
         assert sample.image.shape == image.shape and sample.mask is None and sample.domain == "target"
         assert k + 1 in splits[sample.split]
@@ -53,8 +54,9 @@ def test_lsp_flag_one_is_occluded_and_negative_coordinates_are_missing(tmp_path)
     for i in (1, 2):
         _image(tmp_path / "images" / f"im{i:04d}.jpg")
     first, second = read_lsp(tmp_path)
+    assert first.labelled.all()  # the occluded joint has a position: labelled, only not visible
     assert first.visible.tolist() == [j != 3 for j in range(14)]
-    assert second.visible.tolist() == [j != 5 for j in range(14)]
+    assert second.labelled.tolist() == second.visible.tolist() == [j != 5 for j in range(14)]
     assert (first.split, second.split) == ("adapt", "test")  # the default rule, scaled to 2 images
     np.testing.assert_allclose(first.image[0, 0], [200, 20, 10], atol=3)  # RGB (JPEG is lossy)
 
@@ -70,6 +72,7 @@ def test_lsp_extended_layout_flag_one_is_visible(tmp_path):
     samples = list(read_lsp(tmp_path, extended=True, splits={"adapt": [1], "val": ["im00002"], "test": [3]}))
     assert [s.split for s in samples] == ["adapt", "val", "test"]
     assert samples[0].visible.all() and samples[2].visible.tolist() == [j != 8 for j in range(14)]
+    assert all(s.labelled.all() for s in samples)  # flag 0 there means occluded, not missing
     np.testing.assert_allclose(samples[1].joints, np.tile([5.0, 7.0], (14, 1)))
     with pytest.raises(DataError, match=r"LSP expects \(3, 14, N\)"):
         next(read_lsp(tmp_path, extended=False))
@@ -138,8 +141,10 @@ def test_coco_one_sample_per_annotated_person_mapped_to_lsp(tmp_path):
     assert first.joints[LSP14_INDEX["left_shoulder"]].tolist() == [15.0, 30.0]  # COCO 5
     assert first.joints[LSP14_INDEX["right_ankle"]].tolist() == [26.0, 30.0]  # COCO 16
     visible = dict(zip(LSP14_INDEX, first.visible.tolist(), strict=True))
+    labelled = dict(zip(LSP14_INDEX, first.labelled.tolist(), strict=True))
     assert not visible["left_elbow"] and not visible["left_wrist"] and visible["right_elbow"]
-    assert not visible["neck"] and not visible["head_top"]  # COCO has neither
+    assert labelled["left_elbow"] and not labelled["left_wrist"]  # v = 1 is labelled, v = 0 is not
+    assert not labelled["neck"] and not labelled["head_top"]  # COCO has neither
     assert first.mask.sum() == pytest.approx(40 * 50, rel=0.1) and second.mask is None
 
 

@@ -34,6 +34,7 @@ def test_bones_need_both_joints_visible():
 
 
 def test_grid_has_a_cell_per_sample():
-    sample = Sample(np.zeros((100, 100, 3), np.uint8), None, _standing(), np.ones(14, bool), "x", "target")
+    ones = np.ones(14, bool)
+    sample = Sample(np.zeros((100, 100, 3), np.uint8), None, _standing(), ones, ones, "x", "target")
     grid = sample_grid([sample] * 7, columns=3, cell=120)
     assert grid.shape == (3 * 120, 3 * 120, 3)

@@ -43,7 +43,7 @@ def _write(
 
 
 def _expected_lsp(clip, t):
-    joints, _ = map_joints(clip.info["joints2D"][:, :, t].T, np.ones(24, bool), SMPL24_TO_LSP14)
+    (joints,) = map_joints(clip.info["joints2D"][:, :, t].T, SMPL24_TO_LSP14)
     return joints
 
 
@@ -59,7 +59,11 @@ def test_round_trip_returns_the_generated_joints_frames_and_masks(tmp_path):
         # mp4 is lossy: the decoded frame is close to the rendered one, not equal.
         assert np.abs(sample.image.astype(int) - clip.frames[t]).mean() < 6
         assert (sample.domain, sample.split) == ("source", "train")
-        assert sample.visible.all()  # the person is fully inside the frame here
+        # the person is fully inside the frame: every joint SMPL defines like LSP is labelled, and SURREAL
+        # has no occlusion labels, so visible means labelled; head-top (SMPL's Head is the head's centre) is not
+        head_top = LSP14_INDEX["head_top"]
+        assert sample.labelled.sum() == 13 and not sample.labelled[head_top]
+        np.testing.assert_array_equal(sample.visible, sample.labelled)
 
 
 def test_every_info_field_has_the_real_schema(tmp_path):
@@ -99,7 +103,7 @@ def test_mirroring_smpl_left_arm_is_the_persons_right_on_the_image_left(tmp_path
     _write(tmp_path, 1, poses=(raised, raised), positions=((160, 130), (160, 130)))
     (sample,) = read_surreal(tmp_path, "train")
     j = {name: sample.joints[i] for name, i in LSP14_INDEX.items()}
-    assert j["right_wrist"][1] < j["head_top"][1] < j["left_wrist"][1]  # raised above the head
+    assert j["right_wrist"][1] < j["neck"][1] < j["left_wrist"][1]  # raised above the neck
     assert j["right_shoulder"][0] < 160 < j["left_shoulder"][0]
     assert j["right_hip"][0] < j["left_hip"][0]
     # The pixel under LSP's right wrist belongs to SMPL's L_Wrist/L_Elbow parts (segm ids 21, 19).
@@ -116,13 +120,15 @@ def test_mirroring_holds_from_behind(tmp_path):
     assert sample.joints[LSP14_INDEX["right_shoulder"], 0] > sample.joints[LSP14_INDEX["left_shoulder"], 0]
 
 
-def test_joints_outside_the_frame_are_not_visible(tmp_path):
+def test_joints_outside_the_frame_are_not_labelled(tmp_path):
     wide = pose_vector(l_arm_abd=1.5, r_arm_abd=1.5)
     _write(tmp_path, 2, poses=(wide, wide), positions=((2, 130), (2, 130)))
     for sample in read_surreal(tmp_path, "train"):
         outside = sample.joints[:, 0] < 0
         assert outside.any() and not outside.all()
-        np.testing.assert_array_equal(sample.visible, ~outside)
+        defined = np.arange(14) != LSP14_INDEX["head_top"]
+        np.testing.assert_array_equal(sample.labelled, ~outside & defined)
+        np.testing.assert_array_equal(sample.visible, sample.labelled)
 
 
 def test_single_frame_clip_and_matlab_dropped_trailing_dimension(tmp_path):
