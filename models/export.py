@@ -84,6 +84,8 @@ def predict_images(
     """
     import cv2
 
+    from data_pipeline.enhance import scale_points
+
     size = config.model.input_size
     batch, transforms = [], []
     for image in images:
@@ -97,7 +99,7 @@ def predict_images(
     joints, confidence = predict(model, np.stack(batch), config)
     out = []
     for (scale, left, top), j, c in zip(transforms, joints, confidence, strict=True):
-        j = j * scale - np.array([left, top], dtype=np.float32)
+        j = scale_points(j, scale) - np.array([left, top], dtype=np.float32)
         out.append((j.astype(np.float32), c.astype(np.float32)))
     return out
 

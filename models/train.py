@@ -1,10 +1,10 @@
 """`fit()`: train one configuration of the stacked hourglass, optionally domain-adversarial. Knows nothing of Ray.
 
-Each epoch: `steps_per_epoch` RMSprop steps on labelled source batches (plus, when `adv_weight > 0`, one
-unlabelled target batch per step through the gradient-reversal layer), validation on the labelled
-target-validation and source-validation splits, an atomically written checkpoint, and
-`report(metrics, checkpoint_dir)`. Batches are drawn from per-(seed, epoch) shuffles, so resuming from a
-checkpoint replays exactly the batches, weights and learning rates of an uninterrupted run.
+`fit` is a loop over named phases: restore (from a checkpoint), train one epoch (`steps_per_epoch`
+RMSprop steps on labelled source batches, plus one unlabelled target batch per step when the
+configuration uses target images), validate (labelled target-validation and source-validation splits),
+checkpoint (atomically) and report. Batches are drawn from per-(seed, epoch, pass) shuffles, so resuming
+from a checkpoint replays exactly the batches, weights and learning rates of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from data_pipeline.joints import LSP14
+from data_pipeline.loader import seeded_subset
+from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
 from models.heatmaps import HeatmapCodec
 from models.hourglass import HourglassConfig, StackedHourglass
@@ -33,7 +35,7 @@ from models.losses import LOSSES, pose_loss
 from models.metrics import scalars, summarize
 
 CHECKPOINT_FILE = "state.pt"
-SPLIT_PREFIXES = ("target_val_", "source_val_")
+EVAL_SUBSET_SEED = 0  # max_eval_samples draws the same random subset in every trial and epoch
 
 
 class NonFiniteLossError(RuntimeError):
@@ -55,9 +57,16 @@ class TrainConfig:
     weight_decay: float = 0.0
     sigma: float = 2.0  # heatmap Gaussian std, heatmap pixels
     loss: str = "mse"  # "mse" | "ce"
+    supervise: str = (
+        "labelled"  # heatmap targets for "labelled" joints (occluded too) | "visible" only (ablation)
+    )
     adv_weight: float = 0.0  # 0: no adversarial branch
     adv_attach: str = "heatmaps"  # "heatmaps" | "features"
     adv_schedule: str = "dann"  # "dann" | "constant" (λ = 1, the study's)
+    target_bn: str = "shared"  # target images in the pose net's BatchNorm statistics: "shared" | "frozen"
+    target_in_bn: bool = (
+        False  # no domain loss, but target batches pass with the source ones (BN effect alone)
+    )
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     precision: str = "auto"  # "auto" | "fp32" | "bf16"
@@ -84,19 +93,31 @@ class TrainConfig:
         _check("weight_decay", self.weight_decay, float, lambda v: v >= 0, "a float >= 0")
         _check("sigma", self.sigma, float, lambda v: v > 0, "a float > 0")
         _check("adv_weight", self.adv_weight, float, lambda v: v >= 0, "a float >= 0")
-        for name in ("channels_last", "compile"):
+        for name in ("channels_last", "compile", "target_in_bn"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
         choices = {
             "loss": tuple(LOSSES),
             "adv_attach": ("heatmaps", "features"),
             "adv_schedule": ("dann", "constant"),
+            "supervise": ("labelled", "visible"),
+            "target_bn": ("shared", "frozen"),
             "device": ("auto", "cpu", "cuda"),
             "precision": ("auto", "fp32", "bf16"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.target_in_bn and self.target_bn == "frozen":
+            raise ValueError(
+                "TrainConfig.target_in_bn passes target images through the pose network's BatchNorm only to "
+                "mix its statistics; with target_bn 'frozen' it would do nothing: set one of them"
+            )
+
+    @property
+    def uses_target(self) -> bool:
+        """Whether training draws unlabelled target batches (domain loss, or BatchNorm statistics)."""
+        return self.adv_weight > 0 or self.target_in_bn
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -127,12 +148,13 @@ def _check(name: str, value: Any, kind: type, ok: Callable[[Any], bool], what: s
 
 @dataclass
 class TrainData:
-    """The four splits `fit` reads; each a map-style dataset of {"image", "joints", "visible", ...} dicts."""
+    """The four splits `fit` reads; each a map-style dataset of {"image", "joints", "labelled", "visible",
+    "head_size", ...} dicts (data_pipeline.loader.ShardDataset's items)."""
 
     source_train: Dataset  # labelled, augmented
     source_val: Dataset  # labelled, augment=None
     target_val: Dataset  # labelled real-looking images, augment=None: the model-selection split
-    target_adapt: Dataset | None = None  # unlabelled target images for the domain classifier
+    target_adapt: Dataset | None = None  # unlabelled target images (domain classifier, BatchNorm arms)
 
 
 class ExponentialDecay:
@@ -181,11 +203,25 @@ def images_to_tensor(images: torch.Tensor, runtime: _Runtime) -> torch.Tensor:
 
 def _collate(samples: list[dict]) -> dict:
     """Stack only what training needs (datasets may carry ids, masks and other extras)."""
+
+    def stack(key: str, dtype) -> torch.Tensor:
+        return torch.from_numpy(np.stack([np.asarray(s[key], dtype=dtype) for s in samples]))
+
+    head_size = [s.get("head_size", np.nan) for s in samples]
     return {
-        "image": torch.from_numpy(np.stack([np.asarray(s["image"], dtype=np.uint8) for s in samples])),
-        "joints": torch.from_numpy(np.stack([np.asarray(s["joints"], dtype=np.float32) for s in samples])),
-        "visible": torch.from_numpy(np.stack([np.asarray(s["visible"], dtype=bool) for s in samples])),
+        "image": stack("image", np.uint8),
+        "joints": stack("joints", np.float32),
+        "labelled": stack("labelled", bool),
+        "visible": stack("visible", bool),
+        "head_size": torch.tensor(np.asarray(head_size, dtype=np.float32)),
     }
+
+
+def supervised_mask(batch: dict, config: TrainConfig) -> torch.Tensor:
+    """The joints that get a heatmap target: every labelled one (occluded, or under a synthetic occluder,
+    included: Sárándi et al. 2018), or with `supervise: visible` only the unoccluded ones (the old
+    behaviour, kept for ablation)."""
+    return batch["labelled"] if config.supervise == "labelled" else batch["visible"]
 
 
 def _stream_seed(*keys: int) -> int:
@@ -193,9 +229,11 @@ def _stream_seed(*keys: int) -> int:
 
 
 def _batches(dataset: Dataset, batch_size: int, seed: int, epoch: int, stream: int, workers: int) -> Iterator:
-    """Endless shuffled batches; pass k of epoch e shuffles with seed (seed, stream, e, k), so it is replayable."""
+    """Endless shuffled batches; pass k of epoch e shuffles with seed (seed, stream, e, k), so it is replayable,
+    and draws pass k's augmentations (a second pass is not a copy of the first)."""
     batch_size = min(batch_size, len(dataset))
     for k in range(1 << 30):
+        _set_epoch(dataset, epoch, k)
         generator = torch.Generator().manual_seed(_stream_seed(seed, stream, epoch, k))
         yield from DataLoader(
             dataset,
@@ -208,9 +246,25 @@ def _batches(dataset: Dataset, batch_size: int, seed: int, epoch: int, stream: i
         )
 
 
-def _set_epoch(dataset: Dataset | None, epoch: int) -> None:
+def _set_epoch(dataset: Dataset | None, epoch: int, pass_index: int = 0) -> None:
     if dataset is not None and hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
+        dataset.set_epoch(epoch, pass_index)
+
+
+@contextlib.contextmanager
+def frozen_batchnorm(model: torch.nn.Module) -> Iterator[None]:
+    """BatchNorm layers in eval mode for the duration: inputs are normalised with the running (source)
+    statistics, which they do not update; gradients still flow to the inputs and the affine weights."""
+    norms = [
+        m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training
+    ]
+    for m in norms:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.train()
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -263,11 +317,15 @@ def predict(
 
 @torch.no_grad()
 def _run_eval(model, classifier, dataset, config: TrainConfig, runtime: _Runtime) -> dict:
-    """Predictions, ground truth, mean pose loss and (with a classifier) domain logits over a dataset."""
+    """Predictions (sub-pixel and argmax cells), ground truth, masks, head sizes, mean pose loss and (with a
+    classifier) domain logits over a dataset, or over a seeded random `max_eval_samples` of it."""
     if config.max_eval_samples is not None and len(dataset) > config.max_eval_samples:
-        dataset = Subset(dataset, range(config.max_eval_samples))
+        dataset = Subset(
+            dataset, seeded_subset(len(dataset), config.max_eval_samples, EVAL_SUBSET_SEED).tolist()
+        )
     codec = _codec(config)
-    preds, gts, visibles, logits = [], [], [], []
+    keep: dict[str, list] = {k: [] for k in ("pred", "cells", "gt", "labelled", "visible", "head_size")}
+    logits = []
     loss_sum, count = 0.0, 0
     was_training = model.training
     model.eval()
@@ -277,36 +335,52 @@ def _run_eval(model, classifier, dataset, config: TrainConfig, runtime: _Runtime
     for batch in loader:
         x = images_to_tensor(batch["image"], runtime)
         joints = batch["joints"].to(runtime.device)
-        target, weights = codec.encode(joints, batch["visible"].to(runtime.device))
+        target, weights = codec.encode(joints, supervised_mask(batch, config).to(runtime.device))
         with runtime.autocast():
             heatmaps, features = model(x, return_features=True)
             if classifier is not None:
                 logits.append(classifier(_domain_input(heatmaps, features, config.adv_attach)).float().cpu())
         loss_sum += float(pose_loss(config.loss, heatmaps, target, weights)) * len(x)
         count += len(x)
-        preds.append(decode_predictions(heatmaps[:, -1], config)[0].cpu().numpy())
-        gts.append(batch["joints"].numpy())
-        visibles.append(batch["visible"].numpy())
+        keep["pred"].append(decode_predictions(heatmaps[:, -1], config)[0].cpu().numpy())
+        keep["cells"].append(codec.argmax_cells(heatmaps[:, -1]).cpu().numpy())
+        for key in ("labelled", "visible", "head_size"):
+            keep[key].append(batch[key].numpy())
+        keep["gt"].append(batch["joints"].numpy())
     model.train(was_training)
     if classifier is not None:
         classifier.train(was_training)
     if count == 0:
         raise ValueError("evaluation dataset is empty")
-    return {
-        "pred": np.concatenate(preds),
-        "gt": np.concatenate(gts),
-        "visible": np.concatenate(visibles),
-        "loss": loss_sum / count,
-        "logits": torch.cat(logits).numpy() if logits else None,
-    }
+    out = {key: np.concatenate(values) for key, values in keep.items()}
+    out["loss"] = loss_sum / count
+    out["logits"] = torch.cat(logits).numpy() if logits else None
+    return out
+
+
+def _split_metrics(out: dict, config: TrainConfig, prefix: str) -> dict:
+    """Every metric of one evaluated split (models.metrics.summarize) plus its pose loss, under `prefix`."""
+    metrics = summarize(
+        out["pred"],
+        out["gt"],
+        out["labelled"],
+        out["visible"],
+        config.model.input_size,
+        config.model.heatmap_size,
+        pred_cells=out["cells"],
+        head_size=out["head_size"],
+        prefix=prefix,
+    )
+    metrics[prefix + names.LOSS] = out["loss"]
+    return metrics
 
 
 def evaluate(
     model_or_checkpoint, dataset: Dataset, config: TrainConfig | None = None, prefix: str = ""
 ) -> dict:
-    """Contract-C metrics of a model (or a checkpoint path) on one labelled split, keys under `prefix`.
+    """Every metric of a model (or a checkpoint path) on one labelled split, keys under `prefix`.
 
-    Floats: pdj05/20/40 (+ _elbows), rmse, pck05, loss; plus `(J,)` per-joint arrays (`*_per_joint`).
+    Floats named in models.metric_names, plus `(J,)` per-joint arrays (`*_per_joint`).
     """
     if isinstance(model_or_checkpoint, str | os.PathLike):
         model, saved_config, _ = load_checkpoint(model_or_checkpoint)
@@ -317,10 +391,7 @@ def evaluate(
             raise ValueError("evaluate() needs the TrainConfig when given a model")
     runtime = _runtime(config)
     model.to(runtime.device, memory_format=runtime.memory_format)
-    out = _run_eval(model, None, dataset, config, runtime)
-    metrics = summarize(out["pred"], out["gt"], out["visible"], config.model.input_size, prefix)
-    metrics[f"{prefix}loss"] = out["loss"]
-    return metrics
+    return _split_metrics(_run_eval(model, None, dataset, config, runtime), config, prefix)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -401,6 +472,30 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[StackedHourglass, TrainCon
 # ---------------------------------------------------------------------------------------------- fit
 
 
+@dataclass
+class _Run:
+    """Everything the phases of `fit` share: the configuration, data, networks, optimiser and progress."""
+
+    config: TrainConfig
+    data: TrainData
+    runtime: _Runtime
+    workdir: Path
+    model: StackedHourglass
+    forward: Callable
+    classifier: DomainClassifier | None
+    adv_loss: DomainAdversarialLoss | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    codec: HeatmapCodec
+    batch_size: int
+    steps_per_epoch: int
+    step: int = 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
+
+
 def fit(
     config: TrainConfig,
     data: TrainData,
@@ -411,20 +506,35 @@ def fit(
     progress: bool = False,
     keep_checkpoints: int | None = 2,
 ) -> dict:
-    """Train `config` on `data`, reporting contract-C metrics and a checkpoint dir after every epoch.
+    """Train `config` on `data`, reporting every metric and a checkpoint dir after every epoch.
 
     Returns the last epoch's metrics. `resume_from` (a checkpoint dir written by `fit`) continues exactly.
     `keep_checkpoints` keeps only the newest N checkpoint dirs in `workdir` (None keeps all).
     """
-    adversarial = config.adv_weight > 0
-    if adversarial and data.target_adapt is None:
-        raise ValueError("adv_weight > 0 needs TrainData.target_adapt (unlabelled target images)")
+    run = _setup(config, data, workdir)
+    start_epoch = _restore(run, resume_from) if resume_from is not None else 0
+    metrics: dict = {}
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        full = _train_epoch(run, epoch, progress)
+        full.update(_validate(run))
+        full["epoch_time_s"] = time.perf_counter() - started
+        metrics = scalars(full)
+        report(metrics, _checkpoint(run, epoch, full, keep_checkpoints))
+    return metrics
+
+
+def _setup(config: TrainConfig, data: TrainData, workdir: str) -> _Run:
+    """Check the data, build the networks, the optimiser and the learning-rate schedule."""
+    if config.uses_target and data.target_adapt is None:
+        raise ValueError(
+            "adv_weight > 0 (or target_in_bn) needs TrainData.target_adapt (unlabelled target images)"
+        )
     if len(data.source_train) == 0:
         raise ValueError("source_train is empty")
     runtime = _runtime(config)
     workdir_path = Path(workdir)
     workdir_path.mkdir(parents=True, exist_ok=True)
-
     model, classifier = build_model(config)
     model.to(runtime.device, memory_format=runtime.memory_format)
     params = list(model.parameters())
@@ -439,139 +549,173 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, ExponentialDecay(config.lr_decay_rate, config.lr_decay_steps)
     )
-    forward = torch.compile(model) if config.compile else model
-
-    start_epoch, step = 0, 0
-    if resume_from is not None:
-        state = torch.load(_state_path(resume_from), map_location="cpu", weights_only=True)
-        saved = TrainConfig.from_dict(state["config"])
-        if saved.model != config.model or (saved.adv_weight > 0) != adversarial:
-            raise ValueError(
-                f"{resume_from}: checkpoint was trained with a different model or adversarial setup"
-            )
-        model.load_state_dict(state["model"])
-        if classifier is not None:
-            classifier.load_state_dict(state["domain_classifier"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
-        _set_numpy_rng_state(state["numpy_rng"])
-        if runtime.device.type == "cuda" and state.get("cuda_rng"):
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-
     batch_size = min(config.batch_size, len(data.source_train))
-    steps_per_epoch = config.steps_per_epoch or max(1, len(data.source_train) // batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    codec = _codec(config)
-    metrics: dict = {}
+    return _Run(
+        config=config,
+        data=data,
+        runtime=runtime,
+        workdir=workdir_path,
+        model=model,
+        forward=torch.compile(model) if config.compile else model,
+        classifier=classifier,
+        adv_loss=adv_loss,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        codec=_codec(config),
+        batch_size=batch_size,
+        steps_per_epoch=config.steps_per_epoch or max(1, len(data.source_train) // batch_size),
+    )
 
-    for epoch in range(start_epoch, config.epochs):
-        epoch_start = time.perf_counter()
-        for dataset in (data.source_train, data.target_adapt, data.source_val, data.target_val):
-            _set_epoch(dataset, epoch)
-        source = _batches(data.source_train, batch_size, config.seed, epoch, 0, config.num_workers)
-        target = (
-            _batches(data.target_adapt, batch_size, config.seed, epoch, 1, config.num_workers)
-            if adversarial
-            else None
-        )
-        model.train()
-        if classifier is not None:
-            classifier.train()
-        sums = {"loss": 0.0, "pose": 0.0, "domain": 0.0}
-        grl = 0.0
-        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", progress)
-        for _ in range(steps_per_epoch):
-            batch = next(source)
-            x = images_to_tensor(batch["image"], runtime)
-            heat_target, weights = codec.encode(
-                batch["joints"].to(runtime.device), batch["visible"].to(runtime.device)
+
+def _restore(run: _Run, resume_from: str) -> int:
+    """Load weights, optimiser, schedule and RNG states from a checkpoint; returns the epoch to start at."""
+    state = torch.load(_state_path(resume_from), map_location="cpu", weights_only=True)
+    saved = TrainConfig.from_dict(state["config"])
+    if saved.model != run.config.model or (saved.adv_weight > 0) != (run.config.adv_weight > 0):
+        raise ValueError(f"{resume_from}: checkpoint was trained with a different model or adversarial setup")
+    run.model.load_state_dict(state["model"])
+    if run.classifier is not None:
+        run.classifier.load_state_dict(state["domain_classifier"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.step = int(state["step"])
+    torch.set_rng_state(state["torch_rng"])
+    _set_numpy_rng_state(state["numpy_rng"])
+    if run.runtime.device.type == "cuda" and state.get("cuda_rng"):
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return int(state["epoch"])
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
+    """`steps_per_epoch` optimiser steps; the epoch's training metrics (mean losses, lr, λ, throughput)."""
+    config, data = run.config, run.data
+    started = time.perf_counter()
+    for dataset in (data.source_train, data.target_adapt, data.source_val, data.target_val):
+        _set_epoch(dataset, epoch)
+    source = _batches(data.source_train, run.batch_size, config.seed, epoch, 0, config.num_workers)
+    target = (
+        _batches(data.target_adapt, run.batch_size, config.seed, epoch, 1, config.num_workers)
+        if config.uses_target
+        else None
+    )
+    run.model.train()
+    if run.classifier is not None:
+        run.classifier.train()
+    sums = {"loss": 0.0, "pose": 0.0, "domain": 0.0}
+    grl = 0.0
+    bar = _progress(run.steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", progress)
+    for _ in range(run.steps_per_epoch):
+        if config.adv_weight > 0:
+            grl = dann_lambda(run.step / run.total_steps) if config.adv_schedule == "dann" else 1.0
+        target_images = next(target)["image"] if target is not None else None
+        loss, pose, domain = _losses(run, next(source), target_images, grl)
+        loss_value = loss.item()
+        if not np.isfinite(loss_value):
+            raise NonFiniteLossError(
+                f"training loss became {loss_value} at epoch {epoch + 1}, step {run.step + 1} "
+                f"(pose {pose.item()}, domain {domain.item()}, lr {run.scheduler.get_last_lr()[0]:.3g}); "
+                "the run stops rather than report garbage: lower lr or adv_weight"
             )
-            with runtime.autocast():
-                if adversarial:
-                    grl = dann_lambda(step / total_steps) if config.adv_schedule == "dann" else 1.0
-                    x_t = images_to_tensor(next(target)["image"], runtime)
-                    b = x.shape[0]
-                    # Source and target go through the network as one batch, so every BatchNorm (the pose
-                    # network's and the classifier's) normalises both domains with shared statistics; the
-                    # target half gets no pose loss (its labels are ignored), only the domain loss.
-                    heatmaps, features = forward(torch.cat([x, x_t]), return_features=True)
-                    pose = pose_loss(config.loss, heatmaps[:b], heat_target, weights)
-                    maps = _domain_input(heatmaps, features, config.adv_attach)
-                    domain = adv_loss(maps[:b], maps[b:], grl)
-                    loss = pose + config.adv_weight * domain
-                else:
-                    heatmaps = forward(x)
-                    pose = pose_loss(config.loss, heatmaps, heat_target, weights)
-                    domain = torch.zeros((), device=runtime.device)
-                    loss = pose
-            loss_value = loss.item()
-            if not np.isfinite(loss_value):
-                raise NonFiniteLossError(
-                    f"training loss became {loss_value} at epoch {epoch + 1}, step {step + 1} "
-                    f"(pose {pose.item()}, domain {domain.item()}, lr {scheduler.get_last_lr()[0]:.3g}); "
-                    "the run stops rather than report garbage: lower lr or adv_weight"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            sums["loss"] += loss_value
-            sums["pose"] += pose.item()
-            sums["domain"] += domain.item()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4g}")
-        bar.close()
-        source.close()
-        if target is not None:
-            target.close()
-        train_time = time.perf_counter() - epoch_start
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        run.scheduler.step()
+        run.step += 1
+        sums["loss"] += loss_value
+        sums["pose"] += pose.item()
+        sums["domain"] += domain.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4g}")
+    bar.close()
+    source.close()
+    if target is not None:
+        target.close()
+    n = run.steps_per_epoch
+    return {
+        "epoch": float(epoch + 1),
+        "step": float(run.step),
+        "lr": float(run.optimizer.param_groups[0]["lr"]),
+        "grl_lambda": float(grl),
+        "train_loss": sums["loss"] / n,
+        "train_pose_loss": sums["pose"] / n,
+        "train_domain_loss": sums["domain"] / n,
+        "train_images_per_s": run.batch_size * n / (time.perf_counter() - started),
+    }
 
-        metrics = {
-            "epoch": float(epoch + 1),
-            "step": float(step),
-            "lr": float(optimizer.param_groups[0]["lr"]),
-            "grl_lambda": float(grl),
-            "train_loss": sums["loss"] / steps_per_epoch,
-            "train_pose_loss": sums["pose"] / steps_per_epoch,
-            "train_domain_loss": sums["domain"] / steps_per_epoch,
-            "train_images_per_s": batch_size * steps_per_epoch / train_time,
-        }
-        full = dict(metrics)
-        logits = {}
-        for prefix, dataset in zip(SPLIT_PREFIXES, (data.target_val, data.source_val), strict=True):
-            out = _run_eval(model, classifier, dataset, config, runtime)
-            full.update(summarize(out["pred"], out["gt"], out["visible"], config.model.input_size, prefix))
-            full[f"{prefix}loss"] = out["loss"]
-            if not np.isfinite(out["loss"]):
-                raise NonFiniteLossError(f"{prefix}loss became {out['loss']} after epoch {epoch + 1}")
-            logits[prefix] = out["logits"]
-        if adversarial:
-            # Accuracy of "logit > 0 means source" over source_val (label 1) and target_val (label 0).
-            hits = np.concatenate([logits["source_val_"] > 0, logits["target_val_"] <= 0])
-            full["domain_acc"] = float(hits.mean())
-        full["epoch_time_s"] = time.perf_counter() - epoch_start
-        metrics = scalars(full)
 
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "epoch": epoch + 1,
-            "step": step,
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": _numpy_rng_state(),
-            "config": config.to_dict(),
-        }
-        if classifier is not None:
-            state["domain_classifier"] = classifier.state_dict()
-        if runtime.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        checkpoint_dir = _write_checkpoint(workdir_path, epoch + 1, state, full, keep_checkpoints)
-        report(metrics, checkpoint_dir)
-    return metrics
+def _losses(run: _Run, batch: dict, target_images: torch.Tensor | None, grl: float):
+    """(total, pose, domain) losses of one step.
+
+    Target images (when the configuration uses them) reach the pose network one of two ways:
+    `target_bn: shared` concatenates them with the source batch, so every BatchNorm of the pose network
+    normalises both domains with shared statistics (the study's setup: an AdaBN-like effect on top of the
+    gradient reversal); `target_bn: frozen` runs them in a second pass with the pose network's BatchNorm
+    in eval mode, so they never enter its statistics and only the reversed gradient carries the target.
+    Frozen rather than domain-specific BN because per-domain statistics would themselves be a BatchNorm
+    adaptation (AdaBN, Li et al. 2016): the point is an arm with none. The classifier's own BatchNorm
+    always sees both domains (it must tell them apart).
+    """
+    config, runtime, codec = run.config, run.runtime, run.codec
+    x = images_to_tensor(batch["image"], runtime)
+    heat_target, weights = codec.encode(
+        batch["joints"].to(runtime.device), supervised_mask(batch, config).to(runtime.device)
+    )
+    zero = torch.zeros((), device=runtime.device)
+    with runtime.autocast():
+        if target_images is None:
+            pose = pose_loss(config.loss, run.forward(x), heat_target, weights)
+            return pose, pose, zero
+        x_t = images_to_tensor(target_images, runtime)
+        b = x.shape[0]
+        if config.target_bn == "shared":
+            heatmaps, features = run.forward(torch.cat([x, x_t]), return_features=True)
+            maps = _domain_input(heatmaps, features, config.adv_attach)
+            maps_s, maps_t, heatmaps = maps[:b], maps[b:], heatmaps[:b]
+        else:
+            heatmaps, features = run.forward(x, return_features=True)
+            with frozen_batchnorm(run.model):
+                heatmaps_t, features_t = run.forward(x_t, return_features=True)
+            maps_s = _domain_input(heatmaps, features, config.adv_attach)
+            maps_t = _domain_input(heatmaps_t, features_t, config.adv_attach)
+        # The target images get no pose loss (their labels are never read), only the domain loss.
+        pose = pose_loss(config.loss, heatmaps, heat_target, weights)
+        domain = run.adv_loss(maps_s, maps_t, grl) if run.adv_loss is not None else zero
+        return pose + config.adv_weight * domain, pose, domain
+
+
+def _validate(run: _Run) -> dict:
+    """Every metric on target validation and source validation, and the domain classifier's accuracy."""
+    full, logits = {}, {}
+    for prefix, dataset in zip(names.VAL_PREFIXES, (run.data.target_val, run.data.source_val), strict=True):
+        out = _run_eval(run.model, run.classifier, dataset, run.config, run.runtime)
+        if not np.isfinite(out["loss"]):
+            raise NonFiniteLossError(f"{prefix}loss became {out['loss']}")
+        full.update(_split_metrics(out, run.config, prefix))
+        logits[prefix] = out["logits"]
+    if run.classifier is not None:
+        # Accuracy of "logit > 0 means source" over source_val (label 1) and target_val (label 0).
+        hits = np.concatenate([logits[names.SOURCE_VAL] > 0, logits[names.TARGET_VAL] <= 0])
+        full["domain_acc"] = float(hits.mean())
+    return full
+
+
+def _checkpoint(run: _Run, epoch: int, metrics: dict, keep: int | None) -> str:
+    """Write the end-of-epoch state atomically; returns the checkpoint dir."""
+    state = {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "epoch": epoch + 1,
+        "step": run.step,
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": _numpy_rng_state(),
+        "config": run.config.to_dict(),
+    }
+    if run.classifier is not None:
+        state["domain_classifier"] = run.classifier.state_dict()
+    if run.runtime.device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return _write_checkpoint(run.workdir, epoch + 1, state, metrics, keep)
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -15,7 +15,7 @@ TABLE_METRICS = (
     "target_val_pdj20",
     "target_val_pdj40",
     "target_val_rmse",
-    "target_val_pck05",
+    "target_val_pck05_tllib",
     "source_val_pdj20",
 )
 
@@ -207,7 +207,7 @@ def format_table(result: Inspection) -> str:
                 *[_fmt(r.params.get(k)) for k in keys],
                 str(r.epochs),
                 str(r.best_epoch or "-"),
-                *[_fmt(m.get(f"target_val_{k}")) for k in ("pdj05", "pdj20", "pdj40", "rmse", "pck05")],
+                *[_fmt(m.get(f"target_val_{k}")) for k in ("pdj05", "pdj20", "pdj40", "rmse", "pck05_tllib")],
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]

@@ -38,7 +38,7 @@ COLUMNS = (
     ("PDJ@.2 all", "pdj20"),
     ("PDJ@.4 all", "pdj40"),
     ("RMSE (px)", "rmse"),
-    ("PCK@0.05", "pck05"),
+    ("PCK@0.05 (tllib)", "pck05_tllib"),
 )
 PER_JOINT_KEY = "pdj20_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint

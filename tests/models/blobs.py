@@ -11,7 +11,8 @@ COLOURS = (np.random.default_rng(1234).integers(64, 256, size=(len(LSP14), 3))).
 
 
 class BlobDataset:
-    """`n` samples of `size`² images: dark background (domain-dependent brightness), a disk per visible joint."""
+    """`n` samples of `size`² images: dark background (domain-dependent brightness), a disk per visible joint.
+    Every joint is labelled; the ones not drawn are the occluded ones (labelled, not visible)."""
 
     def __init__(self, n: int, size: int, seed: int = 0, background: int = 20, invisible_prob: float = 0.1):
         rng = np.random.default_rng(seed)
@@ -23,12 +24,14 @@ class BlobDataset:
         self.background = background
         self.noise_seed = seed
         self.epochs_seen: list[int] = []
+        self.passes_seen: list[tuple[int, int]] = []
 
     def __len__(self) -> int:
         return len(self.joints)
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, pass_index: int = 0) -> None:
         self.epochs_seen.append(epoch)
+        self.passes_seen.append((epoch, pass_index))
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng([self.noise_seed, i])
@@ -43,6 +46,8 @@ class BlobDataset:
         return {
             "image": image,
             "joints": self.joints[i].copy(),
+            "labelled": np.ones(len(LSP14), dtype=bool),
             "visible": self.visible[i].copy(),
+            "head_size": float("nan"),
             "index": i,
         }

@@ -43,3 +43,15 @@ def test_losses_are_minimal_at_the_target_and_ignore_unweighted_joints():
     broken = pred.clone()
     broken[:, :, 2] = 100.0
     assert pose_loss("mse", broken, target, weights) == 0
+
+
+def test_sub_pixel_decoding_holds_at_the_heatmap_border():
+    """A peak in the first or last column/row still gets its sub-pixel offset (the old decoder dropped it:
+    up to half a heatmap pixel, 2 input pixels at stride 4)."""
+    codec = HeatmapCodec(input_size=64, heatmap_size=16, sigma=1.5)
+    border = torch.tensor([[[-0.3, 7.0], [15.3, 7.0], [7.0, -0.4], [7.0, 15.2], [0.35, 15.4]]])  # heatmap px
+    joints = codec.to_input(border)
+    heatmaps, weights = codec.encode(joints, torch.ones(1, 5, dtype=torch.bool))
+    assert weights.all()
+    decoded, _ = codec.decode(heatmaps)
+    assert (decoded - joints).norm(dim=-1).max() < 0.05

@@ -5,26 +5,38 @@ import numpy as np
 import pytest
 import torch
 
+from data_pipeline.joints import TORSO_PAIR
+from models import metric_names as names
 from models.hourglass import HourglassConfig
-from models.train import NonFiniteLossError, TrainConfig, TrainData, evaluate, fit, load_checkpoint
+from models.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    TrainData,
+    _collate,
+    _losses,
+    _run_eval,
+    _runtime,
+    _setup,
+    evaluate,
+    fit,
+    load_checkpoint,
+    supervised_mask,
+)
 from tests.models.blobs import BlobDataset
 
 SIZE = 64
 PREFIXED = (
-    "pdj05",
-    "pdj20",
-    "pdj40",
-    "pdj05_elbows",
-    "pdj20_elbows",
-    "pdj40_elbows",
-    "rmse",
-    "pck05",
-    "loss",
+    *names.PDJ_FRACTIONS,
+    *(names.elbows(n) for n in names.PDJ_FRACTIONS),
+    *(names.visible_only(n) for n in names.PDJ_FRACTIONS),
+    names.RMSE,
+    names.PCK05_TLLIB,
+    names.LOSS,
 )
 KEYS = {
     "epoch", "step", "lr", "grl_lambda", "train_loss", "train_pose_loss", "train_domain_loss",
     "train_images_per_s", "epoch_time_s",
-} | {p + k for p in ("target_val_", "source_val_") for k in PREFIXED}  # fmt: skip
+} | {p + k for p in names.VAL_PREFIXES for k in PREFIXED}  # fmt: skip
 
 
 def _config(**overrides) -> TrainConfig:
@@ -74,7 +86,7 @@ def test_short_fit_loss_falls_and_lr_decays(tmp_path):
     assert [m["step"] for m in rec.metrics] == [6, 12, 18, 24]  # 24 samples / batch 4
     # lr = 2.5e-3 · 0.5^(step/4), applied every step.
     assert last["lr"] == pytest.approx(2.5e-3 * 0.5 ** (24 / 4))
-    assert data.source_train.epochs_seen == [0, 1, 2, 3]
+    assert sorted(set(data.source_train.epochs_seen)) == [0, 1, 2, 3]
     assert set(KEYS) <= set(last) and "domain_acc" not in last
     assert len(list((tmp_path / "checkpoints").glob("epoch_*"))) == 2  # keep_checkpoints=2
 
@@ -153,6 +165,90 @@ def test_train_config_round_trip_and_unknown_keys():
         TrainConfig.from_dict({"model": {"stacks": 2}})
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="l1")
-    with pytest.raises(ValueError, match="adv_weight > 0 needs"):
+    with pytest.raises(ValueError, match=r"adv_weight > 0 \(or target_in_bn\) needs"):
         fit(_config(adv_weight=1.0), TrainData(BlobDataset(4, SIZE), BlobDataset(4, SIZE), BlobDataset(4, SIZE)),
             Recorder(), "/nonexistent-unused")  # fmt: skip
+
+
+def test_each_pass_over_the_data_in_an_epoch_draws_its_own_augmentations(tmp_path):
+    """10 steps of batch 4 over 24 samples walk the data twice in one epoch: pass 1 must not replay pass 0."""
+    data = _data()
+    fit(_config(epochs=1, steps_per_epoch=10), data, Recorder(), str(tmp_path))
+    assert (0, 0) in data.source_train.passes_seen and (0, 1) in data.source_train.passes_seen
+
+
+def test_every_labelled_joint_is_supervised_unless_asked_for_visible_only():
+    """Occluded joints (labelled, not drawn) keep their heatmap targets; `supervise: visible` is the ablation."""
+    batch = _collate([BlobDataset(6, SIZE, seed=5, invisible_prob=0.5)[i] for i in range(6)])
+    assert not batch["visible"].all()
+    codec_config = _config()
+    from models.train import _codec
+
+    codec = _codec(codec_config)
+    _, weights = codec.encode(batch["joints"], supervised_mask(batch, codec_config))
+    assert weights.bool().equal(batch["labelled"])
+    _, weights = codec.encode(batch["joints"], supervised_mask(batch, _config(supervise="visible")))
+    assert weights.bool().equal(batch["visible"])
+
+
+def test_an_occluded_torso_joint_does_not_drop_the_image_from_pdj(tmp_path):
+    """PDJ's torso comes from labelled joints: occluding the left shoulder must not make PDJ undefined."""
+    config = _config(epochs=1)
+    rec = Recorder()
+    fit(config, _data(), rec, str(tmp_path))
+    occluded = BlobDataset(8, SIZE, seed=3, background=90)
+    occluded.visible[:, list(TORSO_PAIR)] = False
+    metrics = evaluate(rec.dirs[0], occluded, prefix=names.TARGET_VAL)
+    assert math.isfinite(metrics[names.SELECTION])
+    assert not math.isnan(metrics[names.TARGET_VAL + names.per_joint(names.PDJ20)][TORSO_PAIR[0]])
+
+
+def test_max_eval_samples_is_a_seeded_random_subset():
+    class Recording(BlobDataset):
+        def __getitem__(self, i):
+            self.asked.append(int(i))
+            return super().__getitem__(i)
+
+    config = _config(max_eval_samples=4)
+    model, _ = __import__("models.train", fromlist=["build_model"]).build_model(config)
+    asked = []
+    for _ in range(2):
+        data = Recording(16, SIZE, seed=9)
+        data.asked = []
+        _run_eval(model, None, data, config, _runtime(config))
+        asked.append(sorted(data.asked))
+    assert asked[0] == asked[1] and len(asked[0]) == 4
+    assert asked[0] != [0, 1, 2, 3]
+
+
+def _bn_buffers(model):
+    return {k: v.clone() for k, v in model.state_dict().items() if "running_mean" in k}
+
+
+@pytest.mark.parametrize(
+    ("target_bn", "target_in_bn", "adv_weight"), [("frozen", False, 0.5), ("shared", True, 0.0)]
+)
+def test_target_images_enter_the_pose_networks_batchnorm_only_when_shared(
+    target_bn, target_in_bn, adv_weight
+):
+    """`frozen` keeps target images out of the pose network's BN statistics; `shared` (the adversarial arms'
+    setup, or target_in_bn alone: the BN effect without the GRL) mixes them in."""
+    data = _data()
+    batch = _collate([data.source_train[i] for i in range(4)])
+    target = _collate([BlobDataset(4, SIZE, seed=4, background=250)[i] for i in range(4)])["image"]
+    config = _config(target_bn=target_bn, target_in_bn=target_in_bn, adv_weight=adv_weight)
+    run = _setup(config, data, "/tmp/unused-bn-test")
+    alone = _setup(_config(), data, "/tmp/unused-bn-test")  # same seed: same initial weights
+    run.model.train()
+    alone.model.train()
+    _losses(run, batch, target, 0.5)
+    _losses(alone, batch, None, 0.0)
+    mine, source_only = _bn_buffers(run.model), _bn_buffers(alone.model)
+    same = all(torch.allclose(mine[k], source_only[k]) for k in mine)
+    assert same == (target_bn == "frozen")
+    assert all(m.training for m in run.model.modules())  # frozen BN is restored to training mode
+
+
+def test_target_in_bn_conflicts_with_frozen_bn():
+    with pytest.raises(ValueError, match="target_in_bn"):
+        _config(target_in_bn=True, target_bn="frozen")

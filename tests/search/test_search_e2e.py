@@ -34,7 +34,7 @@ EPOCH_KEYS = [
         "pdj20_elbows",
         "pdj40_elbows",
         "rmse",
-        "pck05",
+        "pck05_tllib",
         "loss",
     )
 ] + ["epoch", "lr", "grl_lambda", "train_loss", "train_pose_loss", "train_domain_loss"]
