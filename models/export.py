@@ -6,6 +6,7 @@ without trusting pickled code.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,29 @@ def save_exported(
     return path
 
 
-def load_exported(path: str | os.PathLike) -> tuple[StackedHourglass, TrainConfig, dict[str, Any]]:
-    """(model in eval mode on CPU, its TrainConfig, the file's metadata) from an exported file."""
+def inference_config(config: TrainConfig, device: str = "auto") -> TrainConfig:
+    """The training config set up to run on `device` ("auto": CUDA when torch sees one, else CPU).
+
+    On CUDA the training precision is kept (bf16 autocast where training used it: "auto" or "bf16");
+    on CPU inference runs in fp32, since CPU bf16 autocast is slower and less exact there.
+    """
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA device (a CPU build, or no GPU)")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    precision = config.precision if device == "cuda" else "fp32"
+    return dataclasses.replace(config, device=device, precision=precision, compile=False)
+
+
+def load_exported(
+    path: str | os.PathLike, device: str = "auto"
+) -> tuple[StackedHourglass, TrainConfig, dict[str, Any]]:
+    """(model in eval mode on `device`, its TrainConfig set up for that device, the file's metadata).
+
+    The returned config is what `predict_images` needs to keep the inputs on the model's device.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -65,11 +87,11 @@ def load_exported(path: str | os.PathLike) -> tuple[StackedHourglass, TrainConfi
         raise ValueError(f"{path}: not a {FORMAT} file")
     if payload.get("version", 0) > VERSION:
         raise ValueError(f"{path}: format version {payload['version']} is newer than this posetune reads")
-    config = TrainConfig.from_dict(payload["train_config"])
-    config.device = "cpu" if not torch.cuda.is_available() else config.device
+    config = inference_config(TrainConfig.from_dict(payload["train_config"]), device)
     model = StackedHourglass(config.model)
     model.load_state_dict(payload["state_dict"])
-    model.eval()
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(torch.device(config.device), memory_format=memory_format).eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, config, meta
 
@@ -96,7 +118,10 @@ def predict_images(
         padded[top : top + h, left : left + w] = image
         batch.append(cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA))
         transforms.append((side / size, left, top))
-    joints, confidence = predict(model, np.stack(batch), config)
+    chunk = config.eval_batch_size  # bounded device memory whatever the number of images
+    predicted = [predict(model, np.stack(batch[i : i + chunk]), config) for i in range(0, len(batch), chunk)]
+    joints = np.concatenate([j for j, _ in predicted])
+    confidence = np.concatenate([c for _, c in predicted])
     out = []
     for (scale, left, top), j, c in zip(transforms, joints, confidence, strict=True):
         j = scale_points(j, scale) - np.array([left, top], dtype=np.float32)
@@ -105,9 +130,13 @@ def predict_images(
 
 
 def export_onnx(model: StackedHourglass, config: TrainConfig, path: str | os.PathLike) -> Path:
-    """The network (images in, every stack's heatmaps out) as ONNX with a dynamic batch axis."""
+    """The network (images in, every stack's heatmaps out) as ONNX with a dynamic batch axis.
+
+    Traced on a CPU copy in fp32, so a model loaded on a GPU exports the same graph."""
+    import copy
+
     path = Path(path)
-    model = model.eval().to(memory_format=torch.contiguous_format)
+    model = copy.deepcopy(model).float().cpu().eval().to(memory_format=torch.contiguous_format)
     size = config.model.input_size
     dummy = torch.zeros(1, 3, size, size)
     torch.onnx.export(

@@ -302,9 +302,11 @@ def decode_predictions(heatmaps: torch.Tensor, config: TrainConfig) -> tuple[tor
 def predict(
     model: StackedHourglass, images: np.ndarray, config: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 `(N, S, S, 3)` images -> `(N, J, 2)` joints in input pixels and `(N, J)` confidences."""
+    """uint8 `(N, S, S, 3)` images -> `(N, J, 2)` joints in input pixels and `(N, J)` confidences.
+
+    Runs on `config`'s device (the model is moved there if it is elsewhere: model and inputs on one device)."""
     runtime = _runtime(config)
-    model.eval()
+    model.to(runtime.device, memory_format=runtime.memory_format).eval()
     x = images_to_tensor(torch.as_tensor(np.asarray(images, dtype=np.uint8)), runtime)
     with runtime.autocast():
         heatmaps = model(x)

@@ -22,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--min-confidence", type=float, default=0.0, help="hide joints below this peak value"
     )
+    predict.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the network runs (auto: the GPU when torch sees one; bf16 there if training used it)",
+    )
     predict.set_defaults(func=_predict)
 
 
@@ -34,8 +40,12 @@ def _predict(args) -> int:
     from data_pipeline.joints import LSP14
     from models.export import load_exported, predict_images
     from models.overlay import draw_skeleton, write_png
+    from search.errors import ConfigError
 
-    model, config, _ = load_exported(args.model)
+    try:
+        model, config, _ = load_exported(args.model, device=args.device)
+    except (FileNotFoundError, ValueError) as error:
+        raise ConfigError(str(error)) from None
     images = []
     for name in args.images:
         bgr = cv2.imread(name, cv2.IMREAD_COLOR)
