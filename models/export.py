@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from data_pipeline.errors import DataError
 from data_pipeline.joints import FLIP_PAIRS, LSP14, SKELETON
 from models.hourglass import StackedHourglass
 from models.train import TrainConfig, predict
@@ -81,15 +82,26 @@ def load_exported(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+        raise DataError(path, "no such model file" if not path.exists() else "is not a file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError... for a bad file
+        raise DataError(path, f"not a readable model file ({type(error).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a {FORMAT} file")
-    if payload.get("version", 0) > VERSION:
-        raise ValueError(f"{path}: format version {payload['version']} is newer than this posetune reads")
-    config = inference_config(TrainConfig.from_dict(payload["train_config"]), device)
-    model = StackedHourglass(config.model)
-    model.load_state_dict(payload["state_dict"])
+        raise DataError(path, f"not a {FORMAT} file (write one with `posetune search export`)")
+    if not isinstance(payload.get("version"), int) or payload["version"] > VERSION:
+        raise DataError(path, f"format version {payload.get('version')!r} is not one this posetune reads")
+    try:
+        trained = TrainConfig.from_dict(payload["train_config"])
+        state = payload["state_dict"]
+        broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if broken:
+            raise DataError(path, f"weights {broken[0]} hold NaN or infinite values (a corrupted file?)")
+        model = StackedHourglass(trained.model)
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+        raise DataError(path, f"damaged model file ({type(error).__name__}: {str(error)[:200]})") from None
+    config = inference_config(trained, device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(torch.device(config.device), memory_format=memory_format).eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}

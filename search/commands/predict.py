@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,35 +32,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=_predict)
 
 
-def _predict(args) -> int:
-    from pathlib import Path
+def overlay_paths(images: list[Path], out: Path) -> list[Path]:
+    """`<stem>.png` in `out` for each input; inputs sharing a stem get `<stem>-2.png`, `<stem>-3.png`..."""
+    seen: dict[str, int] = {}
+    paths = []
+    for image in images:
+        seen[image.stem] = seen.get(image.stem, 0) + 1
+        suffix = "" if seen[image.stem] == 1 else f"-{seen[image.stem]}"
+        paths.append(out / f"{image.stem}{suffix}.png")
+    return paths
 
-    import cv2
 
+def check_outputs(images: list[Path], out: Path) -> None:
+    """Refuse an --out that is a file, or the folder of an input (outputs never overwrite inputs)."""
     from data_pipeline.errors import DataError
+
+    if out.exists() and not out.is_dir():
+        raise DataError(out, "exists and is not a folder (--out names the folder for the overlays)")
+    for image in images:
+        if image.resolve().parent == out.resolve():
+            raise DataError(out, f"is the folder of the input {image}: outputs never overwrite inputs, choose another --out")
+
+
+def _predict(args) -> int:
+    from data_pipeline.images import read_image
     from data_pipeline.joints import LSP14
     from models.export import load_exported, predict_images
     from models.overlay import draw_skeleton, write_png
     from search.errors import ConfigError
 
+    inputs = [Path(name) for name in args.images]
+    out = Path(args.out)
+    check_outputs(inputs, out)
     try:
         model, config, _ = load_exported(args.model, device=args.device)
-    except (FileNotFoundError, ValueError) as error:
-        raise ConfigError(str(error)) from None
-    images = []
-    for name in args.images:
-        bgr = cv2.imread(name, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(name, "not a readable image")
-        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    out = Path(args.out)
+    except ValueError as error:  # a --device this machine lacks
+        raise ConfigError(str(error), key="--device") from None
+    images = [read_image(path) for path in inputs]
     out.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, image, (joints, confidence) in zip(
-        args.images, images, predict_images(model, config, images), strict=True
+    for name, path, image, (joints, confidence) in zip(
+        args.images, overlay_paths(inputs, out), images, predict_images(model, config, images), strict=True
     ):
         visible = confidence >= args.min_confidence
-        path = out / f"{Path(name).stem}.png"
         write_png(path, draw_skeleton(image, joints, visible))
         results[name] = {
             "overlay": str(path),
