@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,14 @@ import cv2
 import numpy as np
 import scipy.io
 
+from data_pipeline.errors import DataError
 from data_pipeline.joints import SMPL24, SMPL24_TO_LSP14
 
 # SURREAL's render camera (DESIGN.md): 320x240 at 30 fps, focal 600 px, principal point at the centre.
 FRAME_SIZE = (320, 240)  # (width, height)
 FPS = 30
+DEMO_PARTS = ("surreal", "lsp")
+DEMO_MARKER = "posetune-demo.json"  # in each part: marks a set write_demo wrote (and may replace)
 FOCAL = 600.0
 CENTER = (160.0, 120.0)
 _J = {name: i for i, name in enumerate(SMPL24)}
@@ -691,6 +695,11 @@ def _split_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
     return counts
 
 
+def demo_exists(out: str | os.PathLike) -> bool:
+    """Whether `out` holds a complete demo set written by `write_demo` (both parts carry its marker)."""
+    return all((Path(out) / part / DEMO_MARKER).is_file() for part in DEMO_PARTS)
+
+
 def write_demo(
     out: str | os.PathLike,
     clips: int = 24,
@@ -698,19 +707,51 @@ def write_demo(
     frames: tuple[int, int] = (10, 30),
     target_images: int | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Write the demo source set (out/surreal, SURREAL format) and target set (out/lsp, LSP format).
 
     `clips` source clips of `frames` (min, max) frames split 70/15/15 into train/val/test, and
     `target_images` (default 10 per clip) LSP-style images split 50/25/25 into adapt/val/test.
     Deterministic for `seed`. Returns a summary of what was written.
-    """
-    from tqdm import tqdm
 
+    Both sets are written into a hidden staging folder inside `out` and renamed into place at the end, so
+    an interrupted run leaves no half-written set for a later run to reuse. `overwrite` replaces only
+    sets this function wrote before (they carry its marker file); anything else named surreal/ or lsp/
+    is refused, never deleted.
+    """
     if clips < 1 or frames[0] < 1 or frames[1] < frames[0]:
         raise ValueError(f"need clips >= 1 and 1 <= frames[0] <= frames[1], got {clips} and {frames}")
-    started = time.perf_counter()
     out = Path(out)
+    for part in DEMO_PARTS:
+        existing = out / part
+        if existing.exists() and not overwrite:
+            raise DataError(existing, "already exists; pass --overwrite to replace the demo data")
+        if existing.exists() and not (existing / DEMO_MARKER).is_file():
+            raise DataError(existing, f"was not written by posetune (no {DEMO_MARKER}): refusing to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".demo-staging-", dir=out))
+    try:
+        summary = _write_demo_sets(staging, clips, seed, frames, target_images, progress)
+        for part in DEMO_PARTS:
+            marker = {k: summary[k] for k in ("seed", "clips", "frames", "target_images")}
+            (staging / part / DEMO_MARKER).write_text(json.dumps({"written_by": "posetune", **marker}))
+        for part in DEMO_PARTS:  # the new set in place first, the old one deleted after
+            if (out / part).exists():
+                os.replace(out / part, staging / f"old-{part}")
+            os.replace(staging / part, out / part)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary.update(out=str(out), surreal_root=str(out / "surreal"), lsp_root=str(out / "lsp"))
+    return summary
+
+
+def _write_demo_sets(
+    out: Path, clips: int, seed: int, frames: tuple[int, int], target_images: int | None, progress: bool
+) -> dict:
+    from tqdm import tqdm
+
+    started = time.perf_counter()
     surreal, lsp = out / "surreal", out / "lsp"
     n_target = TARGET_PER_CLIP * clips if target_images is None else target_images
     split_clips = _split_counts(clips, SOURCE_SPLIT_SHARES)
@@ -767,7 +808,3 @@ def _tree_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def remove_demo(out: str | os.PathLike) -> None:
-    """Delete what write_demo writes under `out` (its surreal/ and lsp/ folders), nothing else."""
-    for name in ("surreal", "lsp"):
-        shutil.rmtree(Path(out) / name, ignore_errors=True)

@@ -40,11 +40,9 @@ def run_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.clips < 1:
         raise DataError(out, f"--clips must be at least 1, got {args.clips}")
-    existing = [out / name for name in ("surreal", "lsp") if (out / name).exists()]
-    if existing and not args.overwrite:
-        raise DataError(existing[0], "already exists; pass --overwrite to replace the demo data")
-    procedural.remove_demo(out)
-    summary = procedural.write_demo(out, clips=args.clips, seed=args.seed, progress=True)
+    summary = procedural.write_demo(
+        out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite
+    )
     frames = summary["frames"]
     print(f"source (SURREAL format, {summary['fourcc']} video): {summary['surreal_root']}")
     for split, n in summary["clips"].items():
@@ -67,6 +65,9 @@ def run_show(args: argparse.Namespace) -> int:
     from data_pipeline.readers import read_lsp, read_surreal
 
     root = Path(args.dir)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg") or out.is_dir():
+        raise DataError(out, "--out names the image file to write: a .png or .jpg path")
     n_source = (args.n + 1) // 2
     skipped: list = []
     # One frame per clip, so the grid shows different people.
@@ -79,7 +80,6 @@ def run_show(args: argparse.Namespace) -> int:
     if not source and not target:
         raise DataError(root, "no samples to show")
     grid = sample_grid(source + target, columns=min(6, max(1, len(source) + len(target))), cell=256)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
         raise DataError(out, "could not write the image (is the extension .png?)")
