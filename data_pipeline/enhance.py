@@ -212,6 +212,25 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
+def _area_prefilter(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """When `matrix` shrinks the image, shrink it first by area averaging (cv2.INTER_AREA, what evaluation's
+    resize uses) and return the matrix for the smaller image, so the bilinear warp that follows resamples
+    at about 1:1 and does not alias; otherwise (image, matrix) unchanged."""
+    k = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    if k >= 1.0:
+        return image, matrix
+    h, w = image.shape[:2]
+    new_w, new_h = max(1, round(w * k)), max(1, round(h * k))
+    small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    fx, fy = new_w / w, new_h / h
+    # A pixel q of the small image is (p + 0.5) f - 0.5 of the original: p = (q + 0.5) / f - 0.5.
+    back = np.array([[1 / fx, 0.0, 0.5 / fx - 0.5], [0.0, 1 / fy, 0.5 / fy - 0.5]])
+    combined = np.concatenate(
+        [matrix[:, :2] @ back[:, :2], (matrix[:, :2] @ back[:, 2] + matrix[:, 2])[:, None]], 1
+    )
+    return small, combined
+
+
 def warp(
     image: np.ndarray,
     mask: np.ndarray | None,
@@ -222,14 +241,16 @@ def warp(
     out_size: int,
     flipped: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
-    """Apply one affine warp to image (bilinear), mask (nearest) and joints (exact).
+    """Apply one affine warp to image (area-averaged when it shrinks, then bilinear), mask (nearest) and
+    joints (exact).
 
     Returns (image, mask, joints, labelled, visible). Joints that land outside the output are no longer
     labelled (nor visible) in it. When `matrix` mirrors the image (`flipped`), left/right joints are
     swapped so their names stay true.
     """
     size = (out_size, out_size)
-    out = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    small, image_matrix = _area_prefilter(image, matrix)
+    out = cv2.warpAffine(small, image_matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     out_mask = None
     if mask is not None:
         m = cv2.warpAffine(mask.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)

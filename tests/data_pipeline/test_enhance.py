@@ -200,3 +200,17 @@ def test_flip_inside_the_warp_equals_warp_then_flip():
     np.testing.assert_allclose(a[2], b[2], atol=1e-4)
     np.testing.assert_array_equal(a[3], b[3])
     np.testing.assert_array_equal(a[4], b[4])
+
+
+@pytest.mark.parametrize(("side", "rotation"), [(200, 0), (150, 25), (300, -40)])
+def test_a_shrinking_warp_keeps_a_blob_where_its_joint_lands(side, rotation):
+    """The area pre-filter of a shrinking warp keeps the geometry exact: a smooth blob's centroid stays on
+    its warped joint."""
+    ys, xs = np.mgrid[:120, :160]
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[..., 0] = (255 * np.exp(-((xs - 71.3) ** 2 + (ys - 47.8) ** 2) / 18)).astype(np.uint8)
+    joints = np.tile(np.float32([71.3, 47.8]), (14, 1))
+    ones = np.ones(14, bool)
+    matrix = affine_matrix((80, 60), side, 64, rotation)
+    out, _, points, _, _ = warp(image, None, joints, ones, ones, matrix, 64)
+    assert np.linalg.norm(_dot_centroid(out) - points[0]) < 0.05
