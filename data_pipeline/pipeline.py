@@ -42,13 +42,23 @@ from data_pipeline.schema import SCHEMA_VERSION, SHARD_SCHEMA, encode_image, enc
 log = logging.getLogger(__name__)
 
 SURREAL_SPLITS = ("train", "val", "test")
-TARGET_KINDS = ("lsp", "lsp-extended", "coco")
+TARGET_KINDS = ("lsp", "lsp-extended", "coco", "mpii")
+# How many paths each kind takes (required, optional).
+_PATHS = {"surreal": (1, 0), "lsp": (1, 0), "lsp-extended": (1, 0), "coco": (2, 1), "mpii": (2, 1)}
+_USAGE = {
+    "surreal": "surreal:DIR",
+    "lsp": "lsp:DIR",
+    "lsp-extended": "lsp-extended:DIR",
+    "coco": "coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json]",
+    "mpii": "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat]",
+}
 MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One dataset to enhance: `surreal:DIR`, `lsp:DIR`, `lsp-extended:DIR` or `coco:ANN.json:IMGDIR`."""
+    """One dataset to enhance: `surreal:DIR`, `lsp:DIR`, `lsp-extended:DIR`, `coco:ANN.json:IMGDIR[:SPLITS]`
+    or `mpii:ANN.json:IMGDIR[:HEAD_BOXES.mat]` (the MPII JSON conversion; gt_valid.mat for PCKh)."""
 
     kind: str
     paths: tuple[str, ...]
@@ -66,12 +76,11 @@ def parse_input(text: str, domain: str | None = None) -> InputSpec:
     kind, _, rest = text.partition(":")
     allowed = {"source": ("surreal",), "target": TARGET_KINDS}.get(domain, ("surreal", *TARGET_KINDS))
     if kind not in allowed or not rest:
-        raise ValueError(f"{text!r}: expected one of {', '.join(k + ':PATH' for k in allowed)}")
+        raise ValueError(f"{text!r}: expected one of {', '.join(_USAGE[k] for k in allowed)}")
     paths = tuple(rest.split(":"))
-    if kind == "coco" and len(paths) != 2:
-        raise ValueError(f"{text!r}: expected coco:ANNOTATIONS.json:IMAGE_DIR")
-    if kind != "coco" and len(paths) != 1:
-        raise ValueError(f"{text!r}: expected {kind}:DIR")
+    required, optional = _PATHS[kind]
+    if not required <= len(paths) <= required + optional:
+        raise ValueError(f"{text!r}: expected {_USAGE[kind]}")
     return InputSpec(kind, paths)
 
 
@@ -185,19 +194,23 @@ def _enhance_many(samples: Iterable[Sample], settings: EnhanceSettings) -> tuple
 # --- Units of work: a SURREAL clip or a target image, listed on the driver, read by the tasks ------------
 
 
-def _list_units(spec: InputSpec) -> tuple[list[dict], list[dict]]:
-    """Every unit of one input as a work item {key, input, path, kind, ref}, plus the parts that could not
-    be listed (a missing split folder, an unreadable joints.mat) as skipped-input records. Listing only
-    reads labels, never images, so the driver stays light."""
-    from data_pipeline.readers import list_coco_images, list_lsp_images, list_surreal_clips
+def _list_units(spec: InputSpec, seed: int = 0) -> tuple[list[dict], list[dict], list[dict]]:
+    """Every unit of one input as a work item {key, input, path, kind, ref}, the parts that could not be
+    listed (a missing split folder, an unreadable joints.mat) as skipped-input records, and the target
+    images that no split claims (left out by a split file) as unassigned records: reported, not written.
+    Listing only reads labels, never images, so the driver stays light."""
+    from data_pipeline.readers import list_coco_images, list_lsp_images, list_mpii_images, list_surreal_clips
 
+    extra = spec.paths[2] if len(spec.paths) > 2 else None
     if spec.kind == "surreal":
         listings = [lambda split=split: list_surreal_clips(spec.paths[0], split) for split in SURREAL_SPLITS]
     elif spec.kind == "coco":
-        listings = [lambda: list_coco_images(spec.paths[0], spec.paths[1])]
+        listings = [lambda: list_coco_images(spec.paths[0], spec.paths[1], splits_file=extra, seed=seed)]
+    elif spec.kind == "mpii":
+        listings = [lambda: list_mpii_images(spec.paths[0], spec.paths[1], head_boxes=extra, seed=seed)]
     else:
         listings = [lambda: list_lsp_images(spec.paths[0], extended=spec.kind == "lsp-extended")]
-    items, skipped = [], []
+    items, skipped, unassigned = [], [], []
     for listing in listings:
         try:
             refs = listing()
@@ -206,6 +219,9 @@ def _list_units(spec: InputSpec) -> tuple[list[dict], list[dict]]:
             continue
         for ref in refs:
             path = ref.video if spec.kind == "surreal" else ref.path
+            if not ref.split:
+                unassigned.append({"path": path, "input": str(spec)})
+                continue
             items.append(
                 {
                     "key": f"{spec}#{path}",
@@ -215,11 +231,11 @@ def _list_units(spec: InputSpec) -> tuple[list[dict], list[dict]]:
                     "ref": pickle.dumps(ref, protocol=5),
                 }
             )
-    return items, skipped
+    return items, skipped, unassigned
 
 
 def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
-    from data_pipeline.readers import read_coco_image, read_lsp_image, read_surreal_clip
+    from data_pipeline.readers import read_coco_image, read_lsp_image, read_mpii_image, read_surreal_clip
 
     if kind == "surreal":
         return read_surreal_clip(
@@ -230,6 +246,8 @@ def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
         )
     if kind == "coco":
         return read_coco_image(ref)
+    if kind == "mpii":
+        return read_mpii_image(ref)
     return [read_lsp_image(ref)]
 
 
@@ -346,10 +364,16 @@ def run_enhancement(
     # Every unit is listed before the job runs, so the manifest can account for each one.
     work: dict[str, list[dict]] = {"source": [], "target": []}
     skipped_inputs: list[dict] = []
+    unassigned: list[dict] = []
     for spec in [*sources, *targets]:
-        items, skipped = _list_units(spec)
+        items, skipped, left_out = _list_units(spec, seed)
         work[spec.domain] += items
         skipped_inputs += skipped
+        unassigned += left_out
+        if left_out:
+            log.warning(
+                "%s: %d images are in no split (adapt/val/test) and are not written", spec, len(left_out)
+            )
     per_task = {"source": clips_per_task, "target": images_per_task}
 
     started = time.perf_counter()
@@ -411,6 +435,7 @@ def run_enhancement(
                 "total": len(mine),
                 "ok": sum(u["status"] == "ok" for u in mine),
                 "skipped": sum(u["status"] == "skipped" for u in mine),
+                "unassigned": sum(u["input"] == str(spec) for u in unassigned),
                 "samples_written": sum(u["samples"] for u in mine),
             }
         manifest = {
@@ -419,6 +444,7 @@ def run_enhancement(
             "counts": {d: _count_rows(fs, posixpath.join(tmp, d)) for d in ("source", "target")},
             "inputs": inputs,
             "skipped": sorted(skipped_inputs, key=lambda s: (s["input"], s["path"])),
+            "unassigned": sorted(unassigned, key=lambda s: (s["input"], s["path"])),
             "dropped_samples": sorted(dropped, key=lambda d: d["sample_id"]),
             "settings": dataclasses.asdict(settings),
             "sources": [str(s) for s in sources],

@@ -3,6 +3,10 @@
 COCO's 17 keypoints are mapped with COCO17_TO_LSP14 (no neck or head-top: those are unlabelled). The flag
 v gives both masks: v = 0 unlabelled, v = 1 labelled and occluded, v = 2 labelled and visible (COCO's OKS
 counts v = 1 and v = 2 alike). The person mask is the annotation's polygons (None for RLE).
+
+Splits: COCO's own sets (train2017, val2017) are not adapt/val/test. Images are split by
+`readers.splits.seeded_splits` of their image ids (half adapt, a quarter val, a quarter test; every person
+of an image in the image's split), or by an explicit split file of image ids.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from data_pipeline.errors import DataError
 from data_pipeline.joints import COCO17_TO_LSP14, map_joints
 from data_pipeline.readers._each import read_each
 from data_pipeline.readers.sample import Sample
+from data_pipeline.readers.splits import UNASSIGNED, read_split_file, seeded_splits
 
 
 def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
@@ -46,10 +51,15 @@ class CocoImageRef:
 
 
 def list_coco_images(
-    annotations_json: str | os.PathLike, image_dir: str | os.PathLike, split: str = ""
+    annotations_json: str | os.PathLike,
+    image_dir: str | os.PathLike,
+    split: str = "",
+    splits_file: str | os.PathLike | None = None,
+    seed: int = 0,
 ) -> list[CocoImageRef]:
-    """Every image with at least one annotated person, by image id. `split` defaults to the file name's
-    set ("val2017" for person_keypoints_val2017.json). Images are not opened here."""
+    """Every image with at least one annotated person, by image id. Its split: `split` for all when given,
+    else the split file's (image ids; an image it leaves out has split ""), else the seeded split of the
+    image ids. Images are not opened here."""
     path = Path(annotations_json)
     if not path.is_file():
         raise DataError(path, "file is missing")
@@ -59,11 +69,19 @@ def list_coco_images(
         annotations = data["annotations"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise DataError(path, f"not a COCO keypoints file ({type(error).__name__}: {error})") from error
-    split = split or path.stem.removeprefix("person_keypoints_")
     by_image: dict[int, list[dict]] = defaultdict(list)
     for annotation in annotations:
         if annotation.get("num_keypoints", 0) > 0 and not annotation.get("iscrowd", 0):
             by_image[annotation["image_id"]].append(annotation)
+    if split:
+        split_of = dict.fromkeys(by_image, split)
+    elif splits_file is not None:
+        try:
+            split_of = {int(i): name for name, ids in read_split_file(splits_file).items() for i in ids}
+        except (TypeError, ValueError) as error:
+            raise DataError(splits_file, f"COCO split files list image ids (ints): {error}") from error
+    else:
+        split_of = seeded_splits(by_image, seed)
     refs = []
     for image_id in sorted(by_image):
         if image_id not in images:
@@ -73,7 +91,7 @@ def list_coco_images(
                 path=str(Path(image_dir) / images[image_id]["file_name"]),
                 image_id=image_id,
                 annotations=tuple(by_image[image_id]),
-                split=split,
+                split=split_of.get(image_id, UNASSIGNED),
                 annotations_file=str(path),
             )
         )
@@ -118,10 +136,15 @@ def read_coco(
     image_dir: str | os.PathLike,
     split: str = "",
     skipped: list | None = None,
+    splits_file: str | os.PathLike | None = None,
+    seed: int = 0,
 ) -> Iterator[Sample]:
     """Samples for every annotation with num_keypoints > 0, image by image. A missing or corrupt image
     (or annotation) is skipped with a warning and, when `skipped` (a list) is given, recorded in it as
     (path, reason); an unreadable annotations file raises DataError."""
     yield from read_each(
-        list_coco_images(annotations_json, image_dir, split), read_coco_image, "COCO image", skipped
+        list_coco_images(annotations_json, image_dir, split, splits_file, seed),
+        read_coco_image,
+        "COCO image",
+        skipped,
     )

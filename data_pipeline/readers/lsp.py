@@ -8,7 +8,6 @@ when its flag says it is not occluded. Coordinates are taken as stored.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +20,7 @@ from data_pipeline.errors import DataError
 from data_pipeline.readers._each import read_each
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
-
-TARGET_SPLITS = ("adapt", "val", "test")
+from data_pipeline.readers.splits import UNASSIGNED, read_split_file
 
 
 def default_splits(n: int) -> dict[str, list[int]]:
@@ -37,15 +35,7 @@ def default_splits(n: int) -> dict[str, list[int]]:
 
 def _load_splits(root: Path, n: int) -> dict[int, str]:
     path = root / "splits.json"
-    if not path.is_file():
-        splits = default_splits(n)
-    else:
-        try:
-            splits = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise DataError(path, f"not readable JSON ({error})") from error
-        if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
-            raise DataError(path, 'expected {"adapt": [ids], "val": [ids], "test": [ids]}')
+    splits = read_split_file(path) if path.is_file() else default_splits(n)
     by_id: dict[int, str] = {}
     for name, ids in splits.items():
         for image_id in ids:
@@ -84,7 +74,8 @@ def list_lsp_images(
     root: str | os.PathLike, extended: bool = False, splits: dict | None = None
 ) -> list[LspImageRef]:
     """Every image listed by root/joints.mat, in image order. `splits` ({"adapt": [ids], ...}, ids = image
-    numbers) overrides root/splits.json, which overrides default_splits. Images are not opened here."""
+    numbers) overrides root/splits.json, which overrides default_splits; an image no split lists has split
+    "" (the enhancement job reports it instead of writing it). Images are not opened here."""
     root = Path(root)
     mat_path = root / "joints.mat"
     raw = mat_array(load_mat(mat_path, required=("joints",)), "joints", mat_path, ndim=3)
@@ -112,7 +103,7 @@ def list_lsp_images(
             joints=xy[k].astype(np.float32),
             labelled=labelled[k].copy(),
             visible=visible[k].copy(),
-            split=by_id.get(k + 1, ""),
+            split=by_id.get(k + 1, UNASSIGNED),
         )
         for k in range(n)
     ]

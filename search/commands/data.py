@@ -114,7 +114,10 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KIND:PATH",
-        help="lsp:DIR, lsp-extended:DIR or coco:ANNOTATIONS.json:IMAGE_DIR (repeatable)",
+        help=(
+            "lsp:DIR, lsp-extended:DIR, coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json] or "
+            "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat] (repeatable)"
+        ),
     )
     enhance.add_argument(
         "--out", required=True, help="output directory, s3://bucket/prefix or gs://bucket/prefix"
@@ -130,7 +133,7 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
     enhance.add_argument("--no-brightness", action="store_true", help="skip brightness centring (eq. 1-2)")
     enhance.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
     enhance.add_argument("--jpeg-quality", type=int, default=95)
-    enhance.add_argument("--seed", type=int, default=0, help="frame choice seed")
+    enhance.add_argument("--seed", type=int, default=0, help="frame choice and COCO/MPII split seed")
     enhance.add_argument("--num-tasks", type=int, default=None, help="cap on concurrent enhancing tasks")
     enhance.add_argument(
         "--clips-per-task",
@@ -191,6 +194,7 @@ def run_enhance(args: argparse.Namespace) -> int:
     for spec, summary in manifest["inputs"].items():
         print(
             f"  {spec}: {summary['ok']}/{summary['total']} {summary['units']} ok, {summary['skipped']} skipped"
+            + (f", {summary['unassigned']} in no split (not written)" if summary.get("unassigned") else "")
         )
     for item in manifest["skipped"]:
         print(f"  skipped {item['path']}: {item['reason']}")

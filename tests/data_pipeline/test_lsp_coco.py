@@ -137,7 +137,8 @@ def _coco_file(tmp_path):
 def test_coco_one_sample_per_annotated_person_mapped_to_lsp(tmp_path):
     path = _coco_file(tmp_path)
     first, second = read_coco(path, tmp_path / "img")
-    assert (first.id, second.id) == ("coco/1/11", "coco/2/13") and first.split == "val2017"
+    assert (first.id, second.id) == ("coco/1/11", "coco/2/13")
+    assert first.split in ("adapt", "val", "test")  # never COCO's own set name, which no trial reads
     assert first.joints[LSP14_INDEX["left_shoulder"]].tolist() == [15.0, 30.0]  # COCO 5
     assert first.joints[LSP14_INDEX["right_ankle"]].tolist() == [26.0, 30.0]  # COCO 16
     visible = dict(zip(LSP14_INDEX, first.visible.tolist(), strict=True))
@@ -162,3 +163,22 @@ def test_coco_bad_files_are_named(tmp_path):
     assert [s.id for s in read_coco(path, tmp_path / "img", skipped=skipped)] == ["coco/1/11"]
     assert skipped == [(second.path, "image is missing or cannot be decoded")]
     assert [s.id for s in read_coco_image(first)] == ["coco/1/11"]
+
+
+def test_coco_images_get_a_seeded_adapt_val_test_split_or_a_split_files(tmp_path):
+    from tests.data_pipeline.formats import write_coco
+
+    annotations, images = write_coco(tmp_path, n=12, seed=1)
+    refs = list_coco_images(annotations, images)
+    splits = [r.split for r in refs]
+    assert (splits.count("adapt"), splits.count("val"), splits.count("test")) == (6, 3, 3)
+    assert splits == [r.split for r in list_coco_images(annotations, images)]  # seeded: the same again
+    assert splits != [r.split for r in list_coco_images(annotations, images, seed=5)]
+    assert {r.split for r in list_coco_images(annotations, images, split="test")} == {"test"}
+    split_file = tmp_path / "splits.json"
+    split_file.write_text(json.dumps({"adapt": [1, 2], "val": [3], "test": [4]}))
+    chosen = {r.image_id: r.split for r in list_coco_images(annotations, images, splits_file=split_file)}
+    assert chosen[1] == "adapt" and chosen[3] == "val" and chosen[5] == ""  # left out: in no split
+    split_file.write_text(json.dumps({"train": [1]}))
+    with pytest.raises(DataError, match="unknown split name"):
+        list_coco_images(annotations, images, splits_file=split_file)

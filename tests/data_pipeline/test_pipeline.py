@@ -101,6 +101,7 @@ def test_manifest_accounts_for_every_input_and_the_corrupt_clip(enhanced, demo):
         "total": clips,
         "ok": clips - 1,
         "skipped": 1,
+        "unassigned": 0,
         "samples_written": sum(expected_source.values()),
     }
     target = manifest["inputs"][f"lsp:{root / 'lsp'}"]
@@ -139,6 +140,10 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo,
 
 def test_input_specs_are_checked():
     assert parse_input("coco:a.json:imgs").paths == ("a.json", "imgs")
+    assert parse_input("coco:a.json:imgs:s.json").paths == ("a.json", "imgs", "s.json")
+    assert parse_input("mpii:valid.json:images:gt_valid.mat", "target").kind == "mpii"
+    with pytest.raises(ValueError, match=r"mpii:ANNOTATIONS.json:IMAGE_DIR\[:HEAD_BOXES.mat\]"):
+        parse_input("mpii:valid.json", "target")
     with pytest.raises(ValueError, match="surreal"):
         parse_input("lsp:/x", "source")
     with pytest.raises(ValueError, match="coco"):
@@ -157,7 +162,14 @@ def test_a_corrupt_target_image_is_reported_and_the_job_goes_on(ray_local, demo,
     assert [s["path"] for s in manifest["skipped"]] == [str(bad)]
     assert "cannot be decoded" in manifest["skipped"][0]["reason"]
     report = manifest["inputs"][f"lsp:{lsp}"]
-    assert report == {"units": "images", "total": 8, "ok": 7, "skipped": 1, "samples_written": 7}
+    assert report == {
+        "units": "images",
+        "total": 8,
+        "ok": 7,
+        "skipped": 1,
+        "unassigned": 0,
+        "samples_written": 7,
+    }
     assert sum(manifest["counts"]["target"].values()) == 7  # every image but the bad one, before and after it
 
 
@@ -177,6 +189,7 @@ def test_a_coco_target_set_is_spread_over_tasks_and_a_missing_image_is_reported(
         "total": 3,
         "ok": 2,
         "skipped": 1,
+        "unassigned": 0,
         "samples_written": 2,
     }
     assert manifest["skipped"] == [
@@ -184,7 +197,38 @@ def test_a_coco_target_set_is_spread_over_tasks_and_a_missing_image_is_reported(
     ]
     table = pads.dataset(tmp_path / "out" / "target").to_table()
     assert sorted(table.column("sample_id").to_pylist()) == ["coco/1/11", "coco/2/13"]
-    assert set(table.column("split").to_pylist()) == {"val2017"}
+    assert set(table.column("split").to_pylist()) <= {"adapt", "val", "test"}
+
+
+def test_coco_and_mpii_targets_get_splits_head_sizes_and_left_out_lsp_images_are_reported(
+    ray_local, demo, tmp_path
+):
+    import shutil
+
+    from tests.data_pipeline.formats import write_coco, write_mpii
+
+    root, _ = demo
+    lsp = tmp_path / "lsp"
+    shutil.copytree(root / "lsp", lsp)
+    (lsp / "splits.json").write_text(json.dumps({"adapt": [1, 2, 3], "val": [4, 5], "test": [6, 7]}))
+    coco, coco_images = write_coco(tmp_path / "coco", n=8)
+    mpii, mpii_images, head_boxes, boxes = write_mpii(tmp_path / "mpii", n=8)
+    specs = [f"lsp:{lsp}", f"coco:{coco}:{coco_images}", f"mpii:{mpii}:{mpii_images}:{head_boxes}"]
+    manifest = run_enhancement([], specs, str(tmp_path / "out"), size=64, progress=False)
+    assert manifest["unassigned"] == [{"path": str(lsp / "images" / "im0008.jpg"), "input": specs[0]}]
+    assert manifest["inputs"][specs[0]]["unassigned"] == 1 and manifest["inputs"][specs[0]]["total"] == 7
+    assert manifest["counts"]["target"] == {"adapt": 3 + 4 + 4, "test": 2 + 2 + 2, "val": 2 + 2 + 2}
+    table = pads.dataset(tmp_path / "out" / "target").to_table()
+    ids = table.column("sample_id").to_pylist()
+    sizes = dict(zip(ids, table.column("head_size").to_pylist(), strict=True))
+    assert all(sizes[i] is None for i in ids if not i.startswith("mpii/"))
+    matrices = dict(zip(ids, table.column("crop_matrix").to_pylist(), strict=True))
+    for k in range(8):
+        (key,) = [i for i in ids if i.endswith(f"/{k}") and i.startswith("mpii/")]
+        scale = np.sqrt(abs(np.linalg.det(np.reshape(matrices[key], (2, 3))[:, :2])))
+        assert sizes[key] == pytest.approx(0.6 * np.linalg.norm(boxes[k, 1] - boxes[k, 0]) * scale, rel=1e-4)
+    val = ShardDataset(str(tmp_path / "out"), "target", "val", 32)
+    assert sum(np.isfinite(val[i]["head_size"]) for i in range(len(val))) == 2  # the MPII people in val
 
 
 def test_an_unreadable_target_listing_is_reported_and_the_source_still_written(ray_local, demo, tmp_path):
