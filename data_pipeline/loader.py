@@ -67,6 +67,12 @@ def read_manifest(root: str, filesystem: pafs.FileSystem | None = None) -> dict:
         raise DataError(where, f"manifest is not valid JSON ({error})") from None
 
 
+def worker_init(worker_id: int) -> None:
+    """DataLoader `worker_init_fn`: one OpenCV thread per worker process. OpenCV otherwise starts a thread
+    per core in every worker, and N workers x M threads oversubscribe the node's cores."""
+    cv2.setNumThreads(1)
+
+
 def seeded_subset(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
     """Sorted indices of `limit` of `n` rows drawn at random with `seed` (all rows when limit is None or
     >= n): a cap that keeps every subject and sequence represented, unlike the first N by id."""
@@ -125,8 +131,8 @@ class ShardDataset:
         return len(self._ids)
 
     def set_epoch(self, epoch: int, pass_index: int = 0) -> None:
-        """Select the augmentation stream of pass `pass_index` over the data in `epoch` (call before each
-        pass, in the main process, before the DataLoader starts its workers)."""
+        """Select the augmentation stream of pass `pass_index` over the data in `epoch` (in the process that
+        reads the items: models.train's loaders call it inside each worker, from the batch's keys)."""
         self.epoch, self.pass_index = int(epoch), int(pass_index)
 
     def sample_id(self, i: int) -> str:

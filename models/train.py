@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -23,10 +24,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from data_pipeline.joints import LSP14
-from data_pipeline.loader import seeded_subset
+from data_pipeline.loader import seeded_subset, worker_init
 from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
 from models.heatmaps import HeatmapCodec
@@ -228,22 +229,81 @@ def _stream_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def _batches(dataset: Dataset, batch_size: int, seed: int, epoch: int, stream: int, workers: int) -> Iterator:
-    """Endless shuffled batches; pass k of epoch e shuffles with seed (seed, stream, e, k), so it is replayable,
-    and draws pass k's augmentations (a second pass is not a copy of the first)."""
-    batch_size = min(batch_size, len(dataset))
-    for k in range(1 << 30):
-        _set_epoch(dataset, epoch, k)
-        generator = torch.Generator().manual_seed(_stream_seed(seed, stream, epoch, k))
-        yield from DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=True,
-            generator=generator,
-            num_workers=workers,
-            collate_fn=_collate,
+class EpochBatches(Sampler):
+    """`steps` shuffled batches of `(epoch, pass, index)` keys for the epoch set by `set_epoch`.
+
+    Pass k of epoch e over the data shuffles with seed (seed, stream, e, k) and draws pass k's augmentations
+    (a second pass is not a copy of the first), so every epoch is replayable. The epoch travels inside the
+    keys because persistent workers keep their own copy of the dataset: setting it in the main process
+    would not reach them.
+    """
+
+    def __init__(self, size: int, batch_size: int, steps: int, seed: int, stream: int):
+        self.size, self.batch_size, self.steps = size, min(batch_size, size), steps
+        self.seed, self.stream, self.epoch = seed, stream, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
+        done, per_pass = 0, self.size // self.batch_size
+        for k in itertools.count():
+            generator = torch.Generator().manual_seed(_stream_seed(self.seed, self.stream, self.epoch, k))
+            order = torch.randperm(self.size, generator=generator).tolist()
+            for b in range(per_pass):
+                if done == self.steps:
+                    return
+                yield [(self.epoch, k, i) for i in order[b * self.batch_size : (b + 1) * self.batch_size]]
+                done += 1
+
+
+class _Keyed(Dataset):
+    """`dataset` read by `(epoch, pass, index)` keys: the process that reads an item selects its stream."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int, int]) -> dict:
+        epoch, pass_index, i = key
+        _set_epoch(self.dataset, epoch, pass_index)
+        return self.dataset[i]
+
+
+def _loader_options(config: TrainConfig) -> dict:
+    """Workers forked once and kept across epochs, one OpenCV thread each; pinned host memory on CUDA, so
+    that the `non_blocking` copies to the device really overlap with compute."""
+    workers = config.num_workers
+    return {
+        "num_workers": workers,
+        "persistent_workers": workers > 0,
+        "worker_init_fn": worker_init if workers > 0 else None,
+        "pin_memory": _runtime(config).device.type == "cuda",
+        "collate_fn": _collate,
+    }
+
+
+def train_loader(
+    dataset: Dataset, config: TrainConfig, *, batch_size: int, steps: int, stream: int
+) -> DataLoader:
+    """The training batches of one data stream for a whole fit: call `.batch_sampler.set_epoch(e)`, then
+    iterate it once per epoch (`steps` batches); its workers live as long as the loader."""
+    sampler = EpochBatches(len(dataset), batch_size, steps, config.seed, stream)
+    return DataLoader(_Keyed(dataset), batch_sampler=sampler, **_loader_options(config))
+
+
+def eval_loader(dataset: Dataset, config: TrainConfig) -> DataLoader:
+    """Validation batches in a fixed order, over a seeded random `max_eval_samples` of the dataset."""
+    if config.max_eval_samples is not None and len(dataset) > config.max_eval_samples:
+        dataset = Subset(
+            dataset, seeded_subset(len(dataset), config.max_eval_samples, EVAL_SUBSET_SEED).tolist()
         )
+    return DataLoader(dataset, batch_size=config.eval_batch_size, shuffle=False, **_loader_options(config))
 
 
 def _set_epoch(dataset: Dataset | None, epoch: int, pass_index: int = 0) -> None:
@@ -318,13 +378,9 @@ def predict(
 
 
 @torch.no_grad()
-def _run_eval(model, classifier, dataset, config: TrainConfig, runtime: _Runtime) -> dict:
+def _run_eval(model, classifier, loader: DataLoader, config: TrainConfig, runtime: _Runtime) -> dict:
     """Predictions (sub-pixel and argmax cells), ground truth, masks, head sizes, mean pose loss and (with a
-    classifier) domain logits over a dataset, or over a seeded random `max_eval_samples` of it."""
-    if config.max_eval_samples is not None and len(dataset) > config.max_eval_samples:
-        dataset = Subset(
-            dataset, seeded_subset(len(dataset), config.max_eval_samples, EVAL_SUBSET_SEED).tolist()
-        )
+    classifier) domain logits over an `eval_loader`."""
     codec = _codec(config)
     keep: dict[str, list] = {k: [] for k in ("pred", "cells", "gt", "labelled", "visible", "head_size")}
     logits = []
@@ -333,11 +389,11 @@ def _run_eval(model, classifier, dataset, config: TrainConfig, runtime: _Runtime
     model.eval()
     if classifier is not None:
         classifier.eval()
-    loader = DataLoader(dataset, batch_size=config.eval_batch_size, shuffle=False, collate_fn=_collate)
     for batch in loader:
         x = images_to_tensor(batch["image"], runtime)
-        joints = batch["joints"].to(runtime.device)
-        target, weights = codec.encode(joints, supervised_mask(batch, config).to(runtime.device))
+        joints = batch["joints"].to(runtime.device, non_blocking=True)
+        mask = supervised_mask(batch, config).to(runtime.device, non_blocking=True)
+        target, weights = codec.encode(joints, mask)
         with runtime.autocast():
             heatmaps, features = model(x, return_features=True)
             if classifier is not None:
@@ -393,7 +449,8 @@ def evaluate(
             raise ValueError("evaluate() needs the TrainConfig when given a model")
     runtime = _runtime(config)
     model.to(runtime.device, memory_format=runtime.memory_format)
-    return _split_metrics(_run_eval(model, None, dataset, config, runtime), config, prefix)
+    out = _run_eval(model, None, eval_loader(dataset, config), config, runtime)
+    return _split_metrics(out, config, prefix)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -491,6 +548,9 @@ class _Run:
     codec: HeatmapCodec
     batch_size: int
     steps_per_epoch: int
+    source: DataLoader  # training batches, created once per fit (persistent workers)
+    target: DataLoader | None  # unlabelled target batches when the configuration uses them
+    validation: dict[str, DataLoader]  # per metric prefix, in names.VAL_PREFIXES order
     step: int = 0
 
     @property
@@ -552,6 +612,8 @@ def _setup(config: TrainConfig, data: TrainData, workdir: str) -> _Run:
         optimizer, ExponentialDecay(config.lr_decay_rate, config.lr_decay_steps)
     )
     batch_size = min(config.batch_size, len(data.source_train))
+    steps = config.steps_per_epoch or max(1, len(data.source_train) // batch_size)
+    batches = {"batch_size": batch_size, "steps": steps}
     return _Run(
         config=config,
         data=data,
@@ -565,7 +627,13 @@ def _setup(config: TrainConfig, data: TrainData, workdir: str) -> _Run:
         scheduler=scheduler,
         codec=_codec(config),
         batch_size=batch_size,
-        steps_per_epoch=config.steps_per_epoch or max(1, len(data.source_train) // batch_size),
+        steps_per_epoch=steps,
+        source=train_loader(data.source_train, config, stream=0, **batches),
+        target=train_loader(data.target_adapt, config, stream=1, **batches) if config.uses_target else None,
+        validation={
+            prefix: eval_loader(dataset, config)
+            for prefix, dataset in zip(names.VAL_PREFIXES, (data.target_val, data.source_val), strict=True)
+        },
     )
 
 
@@ -584,22 +652,30 @@ def _restore(run: _Run, resume_from: str) -> int:
     torch.set_rng_state(state["torch_rng"])
     _set_numpy_rng_state(state["numpy_rng"])
     if run.runtime.device.type == "cuda" and state.get("cuda_rng"):
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+        for index, rng in cuda_rng_to_restore(state["cuda_rng"], torch.cuda.device_count()):
+            torch.cuda.set_rng_state(rng, index)
     return int(state["epoch"])
+
+
+def cuda_rng_to_restore(saved: list[torch.Tensor], device_count: int) -> list[tuple[int, torch.Tensor]]:
+    """(device index, state) of the saved CUDA generators that exist here. A trial saved where it saw more
+    GPUs resumes on a node where it sees fewer (or more): the extra states are dropped (and the extra
+    devices keep their seeds); `torch.cuda.set_rng_state_all` would fail on the first missing device."""
+    return list(enumerate(saved[:device_count]))
 
 
 def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
     """`steps_per_epoch` optimiser steps; the epoch's training metrics (mean losses, lr, λ, throughput)."""
     config, data = run.config, run.data
     started = time.perf_counter()
-    for dataset in (data.source_train, data.target_adapt, data.source_val, data.target_val):
+    for dataset in (data.source_val, data.target_val):
         _set_epoch(dataset, epoch)
-    source = _batches(data.source_train, run.batch_size, config.seed, epoch, 0, config.num_workers)
-    target = (
-        _batches(data.target_adapt, run.batch_size, config.seed, epoch, 1, config.num_workers)
-        if config.uses_target
-        else None
-    )
+    run.source.batch_sampler.set_epoch(epoch)
+    source = iter(run.source)
+    target = None
+    if run.target is not None:
+        run.target.batch_sampler.set_epoch(epoch)
+        target = iter(run.target)
     run.model.train()
     if run.classifier is not None:
         run.classifier.train()
@@ -629,9 +705,6 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4g}")
     bar.close()
-    source.close()
-    if target is not None:
-        target.close()
     n = run.steps_per_epoch
     return {
         "epoch": float(epoch + 1),
@@ -660,7 +733,8 @@ def _losses(run: _Run, batch: dict, target_images: torch.Tensor | None, grl: flo
     config, runtime, codec = run.config, run.runtime, run.codec
     x = images_to_tensor(batch["image"], runtime)
     heat_target, weights = codec.encode(
-        batch["joints"].to(runtime.device), supervised_mask(batch, config).to(runtime.device)
+        batch["joints"].to(runtime.device, non_blocking=True),
+        supervised_mask(batch, config).to(runtime.device, non_blocking=True),
     )
     zero = torch.zeros((), device=runtime.device)
     with runtime.autocast():
@@ -688,8 +762,8 @@ def _losses(run: _Run, batch: dict, target_images: torch.Tensor | None, grl: flo
 def _validate(run: _Run) -> dict:
     """Every metric on target validation and source validation, and the domain classifier's accuracy."""
     full, logits = {}, {}
-    for prefix, dataset in zip(names.VAL_PREFIXES, (run.data.target_val, run.data.source_val), strict=True):
-        out = _run_eval(run.model, run.classifier, dataset, run.config, run.runtime)
+    for prefix, loader in run.validation.items():
+        out = _run_eval(run.model, run.classifier, loader, run.config, run.runtime)
         if not np.isfinite(out["loss"]):
             raise NonFiniteLossError(f"{prefix}loss became {out['loss']}")
         full.update(_split_metrics(out, run.config, prefix))

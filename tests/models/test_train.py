@@ -17,6 +17,7 @@ from models.train import (
     _run_eval,
     _runtime,
     _setup,
+    eval_loader,
     evaluate,
     fit,
     load_checkpoint,
@@ -215,7 +216,7 @@ def test_max_eval_samples_is_a_seeded_random_subset():
     for _ in range(2):
         data = Recording(16, SIZE, seed=9)
         data.asked = []
-        _run_eval(model, None, data, config, _runtime(config))
+        _run_eval(model, None, eval_loader(data, config), config, _runtime(config))
         asked.append(sorted(data.asked))
     assert asked[0] == asked[1] and len(asked[0]) == 4
     assert asked[0] != [0, 1, 2, 3]
