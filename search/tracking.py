@@ -9,12 +9,21 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+import ray
+from ray.air.integrations.wandb import (
+    WandbLoggerCallback,
+    _clean_log,
+    _force_on_current_node,
+    _QueueItem,
+    _WandbLoggingActor,
+)
 
 from search.config import TrackingConfig
+from search.credentials import redact
 
 log = logging.getLogger(__name__)
 OVERLAY_FILE = "predictions.png"  # written into a checkpoint by the trainable, shown as an image in W&B
@@ -59,7 +68,13 @@ class _FlushingLoggingActor(_WandbLoggingActor):
     `wandb.finish()`, so a short trial could leave an offline run file with nothing but its header.
     """
 
+    def __init__(self, *args, api_key: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._api_key = api_key
+
     def run(self):
+        if self._api_key:  # handed over as an argument: Ray's runtime_env would write it to its agent log
+            os.environ["WANDB_API_KEY"] = self._api_key
         try:
             super().run()
         finally:
@@ -67,7 +82,15 @@ class _FlushingLoggingActor(_WandbLoggingActor):
 
 
 class PosetuneWandbCallback(WandbLoggerCallback):
-    """Ray's W&B callback, with the full resolved config, prediction overlays, and no failure modes."""
+    """Ray's W&B callback, with the full resolved config, prediction overlays, and no failure modes.
+
+    Two changes to how Ray's callback talks to its logging actors:
+    - the API key goes to the actor as an argument, never through `runtime_env` env vars (Ray's runtime
+      env agent writes those to a log file in its temp dir);
+    - results are handed over on one background thread, in order: Ray's callback blocks the driver on a
+      round trip to the trial's queue actor for every result (seconds while that actor starts), and the
+      overlay is read from storage there too. bench/driver_cost.py measures it.
+    """
 
     _logger_actor_cls = _FlushingLoggingActor
 
@@ -81,8 +104,36 @@ class PosetuneWandbCallback(WandbLoggerCallback):
             log_config=False,
             **kwargs,
         )
-        self.experiment = experiment
+        self.experiment = redact(experiment)  # W&B's files and tuner.pkl (callbacks are pickled) keep it
         self.log_images = tracking.log_images
+        self._mode = mode
+        self._sender: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.update(_sender=None, _pending=[])
+        return state
+
+    def _send(self, function, *args) -> None:
+        """Run `function(*args)` on the one background thread, after everything sent before it."""
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posetune-wandb")
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._sender.submit(self._guard, function, *args))
+
+    def _flush(self) -> None:
+        for future in self._pending:
+            future.result()
+        self._pending = []
+
+    def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
+        if self._remote_logger_class is None:  # Ray's version adds runtime_env={"env_vars": {key}}
+            self._remote_logger_class = ray.remote(
+                num_cpus=0, **_force_on_current_node(), max_restarts=-1, max_task_retries=-1
+            )(self._logger_actor_cls)
+        key = os.environ.get("WANDB_API_KEY") if self._mode == "online" else None
+        super()._start_logging_actor(trial, exclude_results, api_key=key, **wandb_init_kwargs)
 
     def setup(self, *args, **kwargs):
         try:
@@ -101,11 +152,23 @@ class PosetuneWandbCallback(WandbLoggerCallback):
     def log_trial_result(self, iteration, trial, result):
         if getattr(self, "_disabled", False):
             return
+        if trial not in self._trial_logging_actors:
+            self._guard(self.log_trial_start, trial)
+        queue = self._trial_queues.get(trial)
+        if queue is not None:
+            self._send(self._put_result, trial, queue, dict(result))
+
+    def _put_result(self, trial, queue, result: dict) -> None:
         if self.log_images:
             overlay = self._read_overlay(trial, result)
             if overlay is not None:
-                result = {**result, "target_val_predictions": overlay}
-        self._guard(super().log_trial_result, iteration, trial, result)
+                result["target_val_predictions"] = overlay
+        result = _clean_log(result, video_kwargs=self.video_kwargs, image_kwargs=self.image_kwargs)
+        queue.put((_QueueItem.RESULT, result))
+
+    def _signal_logging_actor_stop(self, trial):
+        queue = self._trial_queues[trial]
+        self._send(queue.put, (_QueueItem.END, None))
 
     def log_trial_end(self, trial, failed=False):
         if getattr(self, "_disabled", False) or trial not in self._trial_logging_actors:
@@ -115,6 +178,7 @@ class PosetuneWandbCallback(WandbLoggerCallback):
     def on_experiment_end(self, trials, **info):
         if getattr(self, "_disabled", False):
             return
+        self._flush()
         self._guard(super().on_experiment_end, trials, **info)  # waits for every run to finish writing
         for trial in trials:
             self._guard(self._upload_runs, trial)

@@ -1,4 +1,5 @@
-"""Credentials out of what posetune writes: the experiment manifest, W&B's config, Tune's pickled callbacks.
+"""Credentials out of what posetune writes: the experiment manifest, W&B's config, Tune's pickled callbacks,
+and Ray's logs (a private temp dir for a local Ray).
 
 A value is a credential when its key says so (`secret`, `token`, `password`, `api_key`, ...), when it is the
 user-info of a URI (`s3://KEY:SECRET@bucket/...`) or a credential option in a URI's query
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import tempfile
 from typing import Any
 
 REDACTED = "***"
@@ -84,3 +87,20 @@ def has_redacted(value: Any) -> list[str]:
 
     walk(value, "")
     return found
+
+
+def private_ray_temp_dir() -> str:
+    """A temp dir for a local Ray that only this user can enter (`$TMPDIR/posetune-ray-<uid>`, mode 0700).
+
+    Ray's default, /tmp/ray, is world-readable, and its runtime-env agent logs every `runtime_env` env var;
+    Tune itself passes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN to its trainables that
+    way (ray/tune/execution/class_cache.py). Kept short: Ray's socket paths must fit in 107 bytes.
+    """
+    path = os.path.join(tempfile.gettempdir(), f"posetune-ray-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{path}: not a folder owned by this user; refusing to put Ray's logs there")
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        os.chmod(path, 0o700)
+    return path
