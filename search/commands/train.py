@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -57,13 +59,13 @@ class MetricsLog:
         row = {**metrics, "checkpoint": checkpoint_dir}
         self.rows = [r for r in self.rows if r.get("epoch") != metrics["epoch"]] + [row]
         self.checkpoints.append(checkpoint_dir)
-        with open(self.out / "metrics.jsonl", "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in self.rows)
-        columns = list(dict.fromkeys(k for r in self.rows for k in r))
-        with open(self.out / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        jsonl = "".join(json.dumps(r) + "\n" for r in self.rows)  # a bad value fails before any write
+        csv_text = io.StringIO()
+        writer = csv.DictWriter(csv_text, fieldnames=list(dict.fromkeys(k for r in self.rows for k in r)))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        _replace(self.out / "metrics.jsonl", jsonl)
+        _replace(self.out / "metrics.csv", csv_text.getvalue())
         print(
             f"epoch {int(metrics['epoch'])}: train_loss {metrics['train_loss']:.4g}  "
             f"target_val pdj20 {metrics['target_val_pdj20']:.3f} rmse {metrics['target_val_rmse']:.2f}  "
@@ -71,6 +73,13 @@ class MetricsLog:
             f"lr {metrics['lr']:.3g}",
             flush=True,
         )
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically: a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def run(args: argparse.Namespace) -> int:
