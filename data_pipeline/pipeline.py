@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import pickle
 import posixpath
 import time
@@ -283,19 +284,56 @@ def _exists(fs: pafs.FileSystem, path: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
-def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
-    """Move the finished output under its final name; the manifest is the last thing to appear."""
+def _is_shards(fs: pafs.FileSystem, path: str) -> bool:
+    """Whether `path` holds shards this job wrote (its manifest, with a schema version)."""
+    try:
+        with fs.open_input_stream(posixpath.join(path, MANIFEST)) as f:
+            return "schema_version" in json.loads(f.readall())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _check_output(fs: pafs.FileSystem, out: str, final: str, inputs: list[InputSpec], overwrite: bool) -> None:
+    """Refuse an output that is, holds or lies inside an input, and one `--overwrite` may not replace."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        target = os.path.realpath(final)
+        for spec in inputs:
+            for path in spec.paths:
+                source = os.path.realpath(path)
+                if os.path.commonpath([target, source]) in (target, source):
+                    raise DataError(out, f"overlaps the input {path}: outputs never overwrite inputs")
     if _exists(fs, final):
         if not overwrite:
-            raise DataError(final, "output appeared while the job ran; not overwriting it")
-        fs.delete_dir(final)
+            raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
+        if not _is_shards(fs, final):
+            raise DataError(out, f"was not written by `posetune data enhance` (no {MANIFEST}): refusing to replace it")
+
+
+def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
+    """Put the finished output under its final name, the new output in place before the old is deleted;
+    the manifest is the last thing to appear."""
+    if _exists(fs, final) and not (overwrite and _is_shards(fs, final)):
+        raise DataError(final, "output appeared while the job ran; not overwriting it")
     data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     if isinstance(fs, pafs.LocalFileSystem):
         with fs.open_output_stream(posixpath.join(tmp, MANIFEST)) as f:
             f.write(data)
+        old = f"{tmp}.old"
+        if _exists(fs, final):
+            fs.move(final, old)
         fs.move(tmp, final)  # one rename: the whole output appears at once
+        if _exists(fs, old):
+            fs.delete_dir(old)
         return
+    # Object stores cannot rename a folder: unseal the old output, copy the new files over it, drop the
+    # old files the new output lacks, then seal it with the new manifest.
+    if _exists(fs, final):
+        fs.delete_file(posixpath.join(final, MANIFEST))
     pafs.copy_files(tmp, final, source_filesystem=fs, destination_filesystem=fs)
+    new = {posixpath.relpath(i.path, tmp) for i in fs.get_file_info(pafs.FileSelector(tmp, recursive=True))}
+    for info in fs.get_file_info(pafs.FileSelector(final, recursive=True)):
+        if info.type == pafs.FileType.File and posixpath.relpath(info.path, final) not in new:
+            fs.delete_file(info.path)
     with fs.open_output_stream(posixpath.join(final, MANIFEST)) as f:
         f.write(data)
     fs.delete_dir(tmp)
@@ -357,8 +395,7 @@ def run_enhancement(
     parent, name = posixpath.split(final)
     if not name:
         raise DataError(out, "give a directory (or a prefix inside a bucket) to write into")
-    if _exists(fs, final) and not overwrite:
-        raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
+    _check_output(fs, out, final, [*sources, *targets], overwrite)
     tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
 
     # Every unit is listed before the job runs, so the manifest can account for each one.
@@ -374,6 +411,11 @@ def run_enhancement(
             log.warning(
                 "%s: %d images are in no split (adapt/val/test) and are not written", spec, len(left_out)
             )
+    if not work["source"] and not work["target"]:
+        first = skipped_inputs[0] if skipped_inputs else None
+        where = first["path"] if first else str([*sources, *targets][0].paths[0])
+        reason = first["reason"] if first else "no SURREAL clips or target images found"
+        raise DataError(where, f"nothing to enhance: {reason}")
     per_task = {"source": clips_per_task, "target": images_per_task}
 
     started = time.perf_counter()

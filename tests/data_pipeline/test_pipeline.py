@@ -255,6 +255,7 @@ def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tm
     (tmp_path / ".out.tmp" / "source" / "a.parquet").write_bytes(b"x")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "stale.parquet").write_bytes(b"old")
+    (tmp_path / "out" / "manifest.json").write_text('{"schema_version": 1}')  # shards posetune wrote
     with pytest.raises(DataError, match="not overwriting"):
         _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=False)
     _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=True)
