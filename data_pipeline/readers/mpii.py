@@ -11,7 +11,6 @@ normaliser is 0.6 x the box diagonal (MPII's SC_BIAS). Splits: seeded by image n
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import numpy as np
 from data_pipeline.errors import DataError
 from data_pipeline.joints import MPII16_TO_LSP14, map_joints
 from data_pipeline.readers._each import read_each
+from data_pipeline.readers._json import load_json
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
 from data_pipeline.readers.splits import seeded_splits
@@ -58,12 +58,7 @@ def head_sizes(head_boxes_mat: str | os.PathLike) -> np.ndarray:
 
 
 def _entries(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataError(path, "file is missing")
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(path, f"not readable JSON ({error})") from error
+    entries = load_json(path)
     if not isinstance(entries, list):
         raise DataError(path, "expected a JSON list of people (the MPII JSON conversion)")
     return entries

@@ -7,14 +7,13 @@ split file leaves out belongs to no split: the enhancement job reports it and do
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Hashable, Iterable
-from pathlib import Path
 
 import numpy as np
 
 from data_pipeline.errors import DataError
+from data_pipeline.readers._json import load_json
 
 TARGET_SPLITS = ("adapt", "val", "test")
 TARGET_FRACTIONS = (0.5, 0.25, 0.25)
@@ -33,13 +32,7 @@ def seeded_splits(keys: Iterable[Hashable], seed: int = 0) -> dict[Hashable, str
 
 def read_split_file(path: str | os.PathLike) -> dict[str, list]:
     """{"adapt": [ids], "val": [ids], "test": [ids]} from JSON; DataError naming the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "split file is missing")
-    try:
-        splits = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(path, f"not readable JSON ({error})") from error
+    splits = load_json(path, "split file")
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise DataError(path, 'expected {"adapt": [ids], "val": [ids], "test": [ids]}')
     unknown = sorted(set(splits) - set(TARGET_SPLITS))
