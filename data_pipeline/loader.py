@@ -2,10 +2,10 @@
 
 Reads with pyarrow alone (local paths, s3://, gs:// through `pyarrow.fs`); never Ray Data, which
 deadlocks inside Tune trials that hold every CPU. The encoded image and mask bytes of the chosen
-domain/split are loaded into memory once, as Arrow arrays, and decoded per item: a 256 px JPEG q95
-crop is 10-14 KB on the demo data (expect 20-40 KB for busy real photos) plus ~1.5 KB of PNG mask, so
-100k samples hold about 1.5-4 GB. Arrow buffers are not Python objects,
-so forked DataLoader workers share them copy-on-write without touching their pages.
+domain/split are decoded per item: a 256 px JPEG q95 crop is 10-14 KB on the demo data (expect 20-40 KB
+for busy real photos) plus ~1.5 KB of PNG mask, so 100k samples hold about 1.5-4 GB. They are read once
+per node into a memory-mapped Arrow file (`data_pipeline.shard_cache`) that every trial on the node and
+every forked DataLoader worker maps: one copy of the bytes in memory, whatever the number of trials.
 
 Augmentation (the trial's hyperparameters, `AugmentConfig`): the study's occlusion with probability p
 using the stored person mask, then rotation about the person's barycenter, scale and horizontal flip
@@ -20,11 +20,13 @@ the synthetic occluder clears it, never `labelled`), plus `head_size` (nan where
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
@@ -32,6 +34,7 @@ import pyarrow.fs as pafs
 from data_pipeline.enhance import affine_matrix, occlude, person_barycenter, scale_points, warp
 from data_pipeline.errors import DataError
 from data_pipeline.schema import NUM_JOINTS, check_schema_version, decode_image, decode_mask
+from data_pipeline.shard_cache import cache_key, default_cache_dir, mapped_table
 
 MANIFEST = "manifest.json"
 
@@ -84,7 +87,9 @@ def seeded_subset(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
 class ShardDataset:
     """Map-style dataset over one domain/split of an enhancement output (works with torch DataLoader).
 
-    `limit` keeps a seeded random subset of that many rows (`limit_seed`), the same whatever the trial."""
+    `limit` keeps a seeded random subset of that many rows (`limit_seed`), the same whatever the trial.
+    `cache_dir` ("auto": `shard_cache.default_cache_dir()`) holds the node's memory-mapped copy of the split;
+    None reads the split into this process's private memory instead."""
 
     def __init__(
         self,
@@ -97,6 +102,7 @@ class ShardDataset:
         filesystem: pafs.FileSystem | None = None,
         limit: int | None = None,
         limit_seed: int = 0,
+        cache_dir: str | os.PathLike | None = "auto",
     ):
         self.root, self.domain, self.split = root, domain, split
         self.input_size, self.augment, self.seed = int(input_size), augment, int(seed)
@@ -109,26 +115,38 @@ class ShardDataset:
             raise DataError(f"{root}/{domain}", f"no {domain!r} shards in this output")
         dataset = pads.dataset(where, format="parquet", filesystem=fs)
         columns = ["sample_id", "image", "mask", "joints", "labelled", "visible", "head_size"]
-        table = dataset.to_table(columns=columns, filter=pc.field("split") == split)
+
+        def read() -> pa.Table:
+            table = dataset.to_table(columns=columns, filter=pc.field("split") == split)
+            return table.sort_by("sample_id")  # a stable index, whatever order the job wrote files in
+
+        if cache_dir is None:
+            table, self.cache_written = read(), False
+        else:
+            listing = sorted((f.path, f.size) for f in fs.get_file_info(dataset.files))
+            key = cache_key(type(fs).__name__, where, split, self.manifest, listing)
+            cache = default_cache_dir() if cache_dir == "auto" else cache_dir
+            table, self.cache_written = mapped_table(read, key, cache)
         if table.num_rows == 0:
             known = sorted(self.manifest.get("counts", {}).get(domain, {}))
             raise DataError(f"{root}/{domain}", f"no samples in split {split!r} (splits here: {known})")
-        table = table.sort_by("sample_id")  # a stable index, whatever order the job wrote files in
-        table = table.take(seeded_subset(table.num_rows, limit, limit_seed))
-        self._ids = table.column("sample_id").combine_chunks()
-        self._images = table.column("image").combine_chunks()
-        self._masks = table.column("mask").combine_chunks()
+        # Rows are picked by index, never copied out of the mapped table (`take` would copy the bytes).
+        rows = seeded_subset(table.num_rows, limit, limit_seed)
+        self._rows = rows
+        self._ids = _one_chunk(table.column("sample_id"))
+        self._images = _one_chunk(table.column("image"))
+        self._masks = _one_chunk(table.column("mask"))
         joints = table.column("joints").combine_chunks().flatten().to_numpy()
-        self._joints = joints.reshape(-1, NUM_JOINTS, 2).astype(np.float32)
+        self._joints = joints.reshape(-1, NUM_JOINTS, 2).astype(np.float32)[rows]
         self._labelled, self._visible = (
             table.column(name).combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            .reshape(-1, NUM_JOINTS).astype(bool)
+            .reshape(-1, NUM_JOINTS).astype(bool)[rows]
             for name in ("labelled", "visible")
         )  # fmt: skip
-        self._head_size = table.column("head_size").to_numpy(zero_copy_only=False).astype(np.float32)
+        self._head_size = table.column("head_size").to_numpy(zero_copy_only=False).astype(np.float32)[rows]
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._rows)
 
     def set_epoch(self, epoch: int, pass_index: int = 0) -> None:
         """Select the augmentation stream of pass `pass_index` over the data in `epoch` (in the process that
@@ -136,14 +154,14 @@ class ShardDataset:
         self.epoch, self.pass_index = int(epoch), int(pass_index)
 
     def sample_id(self, i: int) -> str:
-        return self._ids[i].as_py()
+        return self._ids[int(self._rows[i])].as_py()
 
     def __getitem__(self, i: int) -> dict:
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         i = int(i) % len(self)
         where = f"{self.root}/{self.domain}#{self.sample_id(i)}"
-        image = decode_image(self._images[i].as_py(), where)
+        image = decode_image(self._images[int(self._rows[i])].as_py(), where)
         joints, labelled, visible = self._joints[i].copy(), self._labelled[i].copy(), self._visible[i].copy()
         head_size = float(self._head_size[i])
         size = image.shape[0]
@@ -174,7 +192,11 @@ class ShardDataset:
         angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
         scale = rng.uniform(*aug.scale_range)
         flipping = rng.random() < aug.flip_prob
-        mask = decode_mask(self._masks[i].as_py(), where) if (occluding or aug.rotation_deg) else None
+        mask = (
+            decode_mask(self._masks[int(self._rows[i])].as_py(), where)
+            if (occluding or aug.rotation_deg)
+            else None
+        )
         pivot = person_barycenter(mask, joints, labelled)  # of the whole person, before any occlusion
         if occluding and mask is not None:
             image, mask, visible = occlude(image, mask, joints, visible, rng, aug.occlusion_size)
@@ -185,3 +207,8 @@ class ShardDataset:
             image, None, joints, labelled, visible, matrix, self.input_size, flipped=flipping
         )
         return image, joints, labelled, visible, self.input_size * scale / size
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: zero-copy when it already is one chunk (a mapped table), else concatenated."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
