@@ -83,11 +83,12 @@ def _recorder_and_stopper(budget: int):
 
 
 def run_one(config, uri: str, budget: int) -> dict:
-    from search.tuner import build_tuner, write_manifest
+    from search.experiment import write_experiment_manifest
+    from search.tuner import build_tuner
 
     # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest, so
     # `posetune search inspect` reads it.
-    write_manifest(uri, {"name": uri.rsplit("/", 1)[-1], "experiment_uri": uri, "config": config.to_dict()})
+    write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
 
     recorder, stopper = _recorder_and_stopper(budget)
     start = time.perf_counter()
@@ -130,10 +131,11 @@ def main(argv=None) -> int:
 
     import ray
 
-    from search.config import join_uri, load_config
-    from search.data import prepare_shards
+    from search.cluster import init_ray
+    from search.config import load_config
+    from search.experiment import experiment_uri
+    from search.shards import prepare_shards
     from search.tracking import wandb_env
-    from search.tuner import init_ray
 
     overrides = SCALE + (QUICK if args.quick else [])
     seeds, budget = (1, 4) if args.quick else (args.seeds, args.budget)
@@ -161,7 +163,7 @@ def main(argv=None) -> int:
                         "scheduler.max_t": epochs,
                     }
                 )
-                uri = join_uri(base.storage.path, f"eff-{stamp}-{name.replace('+', '-')}-s{seed}")
+                uri = experiment_uri(base.storage.path, f"eff-{stamp}-{name.replace('+', '-')}-s{seed}")
                 run = run_one(config, uri, budget)
                 run.update(seed=seed, num_samples=num_samples, experiment=uri)
                 runs[name].append(run)

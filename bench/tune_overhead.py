@@ -28,7 +28,7 @@ def bare(config) -> dict:
     import torch
 
     from models.train import fit
-    from search.trainable import build_train_data
+    from search.shards import build_train_data
 
     torch.set_num_threads(max(1, int(config.resources.cpu)))
     stamps = []
@@ -46,11 +46,12 @@ def bare(config) -> dict:
 def in_tune(config, uri: str) -> dict:
     from ray import tune
 
-    from search.tuner import build_tuner, write_manifest
+    from search.experiment import write_experiment_manifest
+    from search.tuner import build_tuner
 
     # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest, so
     # `posetune search inspect` reads it.
-    write_manifest(uri, {"name": uri.rsplit("/", 1)[-1], "experiment_uri": uri, "config": config.to_dict()})
+    write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
 
     class Stamps(tune.Callback):
         def __init__(self):
@@ -89,10 +90,11 @@ def main(argv=None) -> int:
 
     import ray
 
-    from search.config import join_uri, load_config
-    from search.data import prepare_shards
+    from search.cluster import init_ray
+    from search.config import load_config
+    from search.experiment import experiment_uri
+    from search.shards import prepare_shards
     from search.tracking import resolve_mode, wandb_env
-    from search.tuner import init_ray
 
     overrides = [
         f"train.epochs={2 if args.quick else args.epochs}",
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
         bare_run = bare(config)
         init_ray(None, wandb_env(resolve_mode(config.tracking)))
         tune_run = in_tune(
-            config, join_uri(config.storage.path, f"overhead-{time.strftime('%Y%m%d-%H%M%S')}")
+            config, experiment_uri(config.storage.path, f"overhead-{time.strftime('%Y%m%d-%H%M%S')}")
         )
     finally:
         ray.shutdown()

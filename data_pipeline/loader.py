@@ -19,7 +19,6 @@ the synthetic occluder clears it, never `labelled`), plus `head_size` (nan where
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 from dataclasses import dataclass
@@ -31,12 +30,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
+from data_pipeline import storage
 from data_pipeline.enhance import affine_matrix, occlude, person_barycenter, scale_points, warp
 from data_pipeline.errors import DataError
+from data_pipeline.manifest import SHARDS_MANIFEST, read_shards_manifest
 from data_pipeline.schema import NUM_JOINTS, check_schema_version, decode_image, decode_mask
 from data_pipeline.shard_cache import cache_key, default_cache_dir, mapped_table
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -48,26 +47,6 @@ class AugmentConfig:
     rotation_deg: float = 30.0  # uniform in [-r, r]
     scale_range: tuple[float, float] = (0.75, 1.25)
     flip_prob: float = 0.5
-
-
-def _open(root: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
-    if filesystem is not None:
-        return filesystem, root.rstrip("/")
-    fs, path = pafs.FileSystem.from_uri(root)
-    return fs, path.rstrip("/")
-
-
-def read_manifest(root: str, filesystem: pafs.FileSystem | None = None) -> dict:
-    """The enhancement job's manifest; its absence means the output was never committed."""
-    fs, path = _open(root, filesystem)
-    where = posixpath.join(path, MANIFEST)
-    try:
-        with fs.open_input_stream(where) as f:
-            return json.loads(f.read())
-    except FileNotFoundError:
-        raise DataError(root, f"no {MANIFEST}: not a finished `posetune data enhance` output") from None
-    except json.JSONDecodeError as error:
-        raise DataError(where, f"manifest is not valid JSON ({error})") from None
 
 
 def worker_init(worker_id: int) -> None:
@@ -107,9 +86,9 @@ class ShardDataset:
         self.root, self.domain, self.split = root, domain, split
         self.input_size, self.augment, self.seed = int(input_size), augment, int(seed)
         self.epoch, self.pass_index = 0, 0
-        fs, path = _open(root, filesystem)
-        self.manifest = read_manifest(path, fs)
-        check_schema_version(self.manifest, f"{root}/{MANIFEST}")
+        fs, path = storage.resolve(root, filesystem)
+        self.manifest = read_shards_manifest(path, fs)
+        check_schema_version(self.manifest, f"{root}/{SHARDS_MANIFEST}")
         where = posixpath.join(path, domain)
         if fs.get_file_info(where).type == pafs.FileType.NotFound:
             raise DataError(f"{root}/{domain}", f"no {domain!r} shards in this output")

@@ -34,9 +34,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import ray
 
+from data_pipeline import storage
 from data_pipeline.enhance import center_brightness, crop_around_person
 from data_pipeline.errors import DataError
+from data_pipeline.manifest import SHARDS_MANIFEST, write_shards_manifest
+from data_pipeline.readers import (
+    list_coco_images,
+    list_lsp_images,
+    list_mpii_images,
+    list_surreal_clips,
+    read_coco_image,
+    read_lsp_image,
+    read_mpii_image,
+    read_surreal_clip,
+)
 from data_pipeline.readers.sample import Sample
 from data_pipeline.schema import SCHEMA_VERSION, SHARD_SCHEMA, encode_image, encode_mask
 
@@ -53,7 +66,6 @@ _USAGE = {
     "coco": "coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json]",
     "mpii": "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat]",
 }
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,10 @@ class InputSpec:
     @property
     def domain(self) -> str:
         return "source" if self.kind == "surreal" else "target"
+
+    def absolute(self) -> InputSpec:
+        """The same input with local paths absolute: the tasks reading it run in other working directories."""
+        return InputSpec(self.kind, tuple(storage.absolute(path) for path in self.paths))
 
 
 def parse_input(text: str, domain: str | None = None) -> InputSpec:
@@ -200,8 +216,6 @@ def _list_units(spec: InputSpec, seed: int = 0) -> tuple[list[dict], list[dict],
     listed (a missing split folder, an unreadable joints.mat) as skipped-input records, and the target
     images that no split claims (left out by a split file) as unassigned records: reported, not written.
     Listing only reads labels, never images, so the driver stays light."""
-    from data_pipeline.readers import list_coco_images, list_lsp_images, list_mpii_images, list_surreal_clips
-
     extra = spec.paths[2] if len(spec.paths) > 2 else None
     if spec.kind == "surreal":
         listings = [lambda split=split: list_surreal_clips(spec.paths[0], split) for split in SURREAL_SPLITS]
@@ -236,8 +250,6 @@ def _list_units(spec: InputSpec, seed: int = 0) -> tuple[list[dict], list[dict],
 
 
 def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
-    from data_pipeline.readers import read_coco_image, read_lsp_image, read_mpii_image, read_surreal_clip
-
     if kind == "surreal":
         return read_surreal_clip(
             ref,
@@ -287,13 +299,15 @@ def _exists(fs: pafs.FileSystem, path: str) -> bool:
 def _is_shards(fs: pafs.FileSystem, path: str) -> bool:
     """Whether `path` holds shards this job wrote (its manifest, with a schema version)."""
     try:
-        with fs.open_input_stream(posixpath.join(path, MANIFEST)) as f:
+        with fs.open_input_stream(posixpath.join(path, SHARDS_MANIFEST)) as f:
             return "schema_version" in json.loads(f.readall())
     except (OSError, ValueError, TypeError):
         return False
 
 
-def _check_output(fs: pafs.FileSystem, out: str, final: str, inputs: list[InputSpec], overwrite: bool) -> None:
+def _check_output(
+    fs: pafs.FileSystem, out: str, final: str, inputs: list[InputSpec], overwrite: bool
+) -> None:
     """Refuse an output that is, holds or lies inside an input, and one `--overwrite` may not replace."""
     if isinstance(fs, pafs.LocalFileSystem):
         target = os.path.realpath(final)
@@ -306,7 +320,10 @@ def _check_output(fs: pafs.FileSystem, out: str, final: str, inputs: list[InputS
         if not overwrite:
             raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
         if not _is_shards(fs, final):
-            raise DataError(out, f"was not written by `posetune data enhance` (no {MANIFEST}): refusing to replace it")
+            raise DataError(
+                out,
+                f"was not written by `posetune data enhance` (no {SHARDS_MANIFEST}): refusing to replace it",
+            )
 
 
 def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
@@ -314,10 +331,8 @@ def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite
     the manifest is the last thing to appear."""
     if _exists(fs, final) and not (overwrite and _is_shards(fs, final)):
         raise DataError(final, "output appeared while the job ran; not overwriting it")
-    data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     if isinstance(fs, pafs.LocalFileSystem):
-        with fs.open_output_stream(posixpath.join(tmp, MANIFEST)) as f:
-            f.write(data)
+        write_shards_manifest(fs, tmp, manifest)
         old = f"{tmp}.old"
         if _exists(fs, final):
             fs.move(final, old)
@@ -328,14 +343,13 @@ def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite
     # Object stores cannot rename a folder: unseal the old output, copy the new files over it, drop the
     # old files the new output lacks, then seal it with the new manifest.
     if _exists(fs, final):
-        fs.delete_file(posixpath.join(final, MANIFEST))
+        fs.delete_file(posixpath.join(final, SHARDS_MANIFEST))
     pafs.copy_files(tmp, final, source_filesystem=fs, destination_filesystem=fs)
     new = {posixpath.relpath(i.path, tmp) for i in fs.get_file_info(pafs.FileSelector(tmp, recursive=True))}
     for info in fs.get_file_info(pafs.FileSelector(final, recursive=True)):
         if info.type == pafs.FileType.File and posixpath.relpath(info.path, final) not in new:
             fs.delete_file(info.path)
-    with fs.open_output_stream(posixpath.join(final, MANIFEST)) as f:
-        f.write(data)
+    write_shards_manifest(fs, final, manifest)
     fs.delete_dir(tmp)
 
 
@@ -381,17 +395,14 @@ def run_enhancement(
     ms) stays small against the work. `reserve_operator_resources` turns Ray Data's per-operator resource
     reservation back on (its default; off here, see below). Returns the manifest (also in OUT/manifest.json).
     """
-    import ray
-
-    sources = [s if isinstance(s, InputSpec) else parse_input(s, "source") for s in sources]
-    targets = [t if isinstance(t, InputSpec) else parse_input(t, "target") for t in targets]
+    sources = [(s if isinstance(s, InputSpec) else parse_input(s, "source")).absolute() for s in sources]
+    targets = [(t if isinstance(t, InputSpec) else parse_input(t, "target")).absolute() for t in targets]
     if not sources and not targets:
         raise ValueError("nothing to enhance: give at least one source or target")
     settings = EnhanceSettings(
         size, margin, brightness, image_format, jpeg_quality, frames_per_clip, frame_step, seed
     )
-    fs, final = pafs.FileSystem.from_uri(out)
-    final = final.rstrip("/")
+    fs, final = storage.resolve(out)
     parent, name = posixpath.split(final)
     if not name:
         raise DataError(out, "give a directory (or a prefix inside a bucket) to write into")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from data_pipeline.errors import DataError
 from data_pipeline.joints import LSP14, SKELETON
 
 # RGB: the person's right limbs, left limbs, and the centre line (neck, head, across shoulders and hips).
@@ -31,25 +32,41 @@ def _bone_colour(a: int, b: int) -> tuple[int, int, int]:
 
 
 def draw_skeleton(
-    image: np.ndarray, joints: np.ndarray, visible: np.ndarray, thickness: int = 2
+    image: np.ndarray,
+    joints: np.ndarray,
+    visible: np.ndarray,
+    colour: tuple[int, int, int] | None = None,
+    thickness: int | None = None,
 ) -> np.ndarray:
-    """A copy of `image` (RGB uint8) with the LSP-14 skeleton: right limbs red, left limbs blue, centre
-    yellow. Bones join two visible joints; a joint that is not visible but lies in the image is a hollow
-    circle (occluded, or outside a SURREAL frame)."""
+    """A copy of `image` (RGB uint8) with the LSP-14 skeleton of `joints` (J, 2) in its pixels.
+
+    Bones join two visible joints; a joint that is not visible but lies in the image is a hollow circle
+    (occluded, outside a SURREAL frame, or below a confidence threshold). `colour` None draws right limbs
+    red, left limbs blue and the centre yellow; a colour draws everything in it (a prediction, the truth).
+    `thickness` None: 2 px, more on big images (4 px at 640 px)."""
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     h, w = out.shape[:2]
+    thickness = thickness or max(2, round(min(h, w) / 160))
+    radius = (thickness + 1) * 16  # in 1/16 px: OpenCV's sub-pixel drawing, `shift` = 4 below
     pts = np.round(np.asarray(joints, dtype=np.float64) * 16).astype(np.int64)
     visible = np.asarray(visible, dtype=bool)
     for a, b in SKELETON:
         if visible[a] and visible[b]:
-            cv2.line(out, tuple(pts[a]), tuple(pts[b]), _bone_colour(a, b), thickness, cv2.LINE_AA, 4)
+            bone = colour or _bone_colour(a, b)
+            cv2.line(out, tuple(pts[a]), tuple(pts[b]), bone, thickness, cv2.LINE_AA, 4)
     for j, (x, y) in enumerate(np.asarray(joints, dtype=np.float64)):
-        colour = _bone_colour(j, j)
+        dot = colour or _bone_colour(j, j)
         if visible[j]:
-            cv2.circle(out, tuple(pts[j]), (thickness + 1) * 16, colour, -1, cv2.LINE_AA, 4)
+            cv2.circle(out, tuple(pts[j]), radius, dot, -1, cv2.LINE_AA, 4)
         elif 0 <= x < w and 0 <= y < h and (x, y) != (0, 0):
-            cv2.circle(out, tuple(pts[j]), (thickness + 1) * 16, colour, 1, cv2.LINE_AA, 4)
+            cv2.circle(out, tuple(pts[j]), radius, dot, 1, cv2.LINE_AA, 4)
     return out
+
+
+def write_image(path, rgb: np.ndarray) -> None:
+    """Write an RGB image (PNG, or the format the extension names; OpenCV wants BGR)."""
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise DataError(path, "could not write the image (is the extension .png?)")
 
 
 def draw_mask_outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

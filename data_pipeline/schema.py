@@ -60,8 +60,6 @@ SHARD_SCHEMA = pa.schema(
     metadata={"posetune.schema_version": SCHEMA_VERSION},
 )
 
-DOMAINS = ("source", "target")
-
 
 def check_schema_version(manifest: dict, where: str) -> None:
     """DataError unless the shards' manifest records this SCHEMA_VERSION (older shards lack the labelled

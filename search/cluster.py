@@ -1,4 +1,5 @@
-"""Cluster checks run before a search starts: can any node ever hold one trial?
+"""The Ray cluster a command runs on: joining it (or starting a local one), and checking before a search
+starts that some node can ever hold one trial.
 
 Ray queues a trial whose resource bundle fits no node as PENDING and waits forever (an autoscaler
 only logs "infeasible"). `check_resources_satisfiable` turns that into a clear error at launch.
@@ -9,10 +10,47 @@ Data read).
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import time
 from collections.abc import Iterable, Mapping
 
+import ray
+
+from search import PACKAGE_ROOT
+from search.config import ExperimentConfig
 from search.errors import ConfigError
+from search.tracking import resolve_mode, wandb_env
+
+
+def init_ray(address: str | None, env: dict[str, str]) -> None:
+    """Join a cluster (`--address` or RAY_ADDRESS) or start a local Ray; workers get `env`."""
+    os.environ.update(env)  # W&B reads WANDB_MODE from the driver's environment as well
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    env_vars = dict(env)
+    if address == "local":
+        # Workers of a local Ray can import the checkout even when it is not pip-installed.
+        env_vars["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
+        )
+    ray.init(
+        address=address,
+        runtime_env={"env_vars": env_vars},
+        include_dashboard=False,
+        log_to_driver=True,
+        logging_level=logging.WARNING,
+    )
+
+
+def start_ray(config: ExperimentConfig, address: str | None) -> float:
+    """`init_ray` with the environment the config's tracking needs; returns the seconds it took."""
+    start = time.perf_counter()
+    init_ray(address, wandb_env(resolve_mode(config.tracking)))
+    return time.perf_counter() - start
+
 
 # Tune's `with_resources` spells CPU/GPU in lower case; Ray's nodes report them in upper case.
 _CANONICAL = {"cpu": "CPU", "gpu": "GPU", "num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
@@ -71,8 +109,6 @@ def cluster_node_resources() -> list[dict]:
 
     Needs a connected Ray (`ray.init(address=...)`). Each dict carries a `_name` used in messages.
     """
-    import ray
-
     if not ray.is_initialized():
         raise RuntimeError("cluster_node_resources() needs a connected Ray: call ray.init(address=...) first")
     shapes = []

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from data_pipeline import storage
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
 from models.hourglass import HourglassConfig
@@ -158,7 +159,7 @@ class ExperimentConfig:
 
     @property
     def shards_root(self) -> str:
-        return self.data.shards or join_uri(self.storage.path, "shards")
+        return self.data.shards or storage.join(self.storage.path, "shards")
 
     @property
     def max_t(self) -> int:
@@ -177,14 +178,6 @@ class ExperimentConfig:
         return config_from_dict(raw)
 
 
-def join_uri(base: str, *parts: str) -> str:
-    """Join path parts onto a local path or an object-store URI (keeps `s3://`)."""
-    base = base.rstrip("/")
-    if "://" not in base:
-        base = os.path.expanduser(base)
-    return "/".join([base, *parts])
-
-
 def config_from_dict(raw: dict, *, path: str | None = None) -> ExperimentConfig:
     """Validate a plain dict (from YAML) into an ExperimentConfig; errors name the key and file."""
     raw = copy.deepcopy(raw or {})
@@ -198,6 +191,9 @@ def config_from_dict(raw: dict, *, path: str | None = None) -> ExperimentConfig:
     raw["model"] = model
     config = from_dict(ExperimentConfig, raw, path=path)
     _check(config, path)
+    # Local paths absolute here, on the driver: trials run in another working directory.
+    config.storage.path = storage.absolute(config.storage.path)
+    config.data.shards = storage.absolute(config.data.shards)
     return config
 
 

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search.config import config_from_dict
+from ray.tune import ExperimentAnalysis, ResultGrid
+
+from data_pipeline import storage
+from models.export import export_onnx, save_exported
+from models.train import load_checkpoint
+from search.best import best_by
 from search.errors import ConfigError
-from search.tuner import MANIFEST, filesystem_for, read_manifest
+from search.experiment import experiment_config
 
 
 def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None):
     """(Result, its best Checkpoint, that checkpoint's metrics) over every trial's kept checkpoints."""
-    from ray.tune import ExperimentAnalysis, ResultGrid
-
-    config = config_from_dict(read_manifest(uri)["config"], path=f"{uri}/{MANIFEST}")
+    config = experiment_config(uri)
     metric = metric or config.search.metric
     mode = mode or config.search.mode
-    fs, path = filesystem_for(uri)
+    fs, path = storage.resolve(uri)
     analysis = ExperimentAnalysis(path, storage_filesystem=fs, default_metric=metric, default_mode=mode)
-    best = None
-    sign = 1 if mode == "max" else -1
-    for result in ResultGrid(analysis):
-        for checkpoint, metrics in result.best_checkpoints or []:
-            value = metrics.get(metric)
-            if value is None:
-                continue
-            if best is None or sign * value > sign * best[2][metric]:
-                best = (result, checkpoint, metrics)
+    kept = [
+        (result, checkpoint, metrics)
+        for result in ResultGrid(analysis)
+        for checkpoint, metrics in result.best_checkpoints or []
+    ]
+    best = best_by(kept, lambda entry: entry[2].get(metric), mode)
     if best is None:
         raise ConfigError(f"no checkpoint reports {metric!r}; nothing to export", path=uri)
     return best
@@ -36,9 +36,6 @@ def export_best(
     uri: str, *, out: str = "best.pt", metric: str | None = None, mode: str | None = None, onnx: bool = False
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
-    from models.export import export_onnx, save_exported
-    from models.train import load_checkpoint
-
     result, checkpoint, metrics = best_checkpoint(uri, metric, mode)
     with checkpoint.as_directory() as directory:
         model, train_config, _ = load_checkpoint(directory)

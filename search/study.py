@@ -19,10 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ray import tune
 
+from data_pipeline import storage
 from data_pipeline.joints import LSP14
-from search.config import ExperimentConfig, config_from_dict, join_uri
+from data_pipeline.loader import ShardDataset
+from models.train import evaluate, fit
+from search.cluster import start_ray
+from search.config import ExperimentConfig, config_from_dict
 from search.errors import ConfigError
+from search.experiment import experiment_uri
+from search.results import inspect
+from search.shards import build_train_data, prepare_shards, shard_dir
+from search.tracking import tracking_callbacks
+from search.tuner import run_config, with_trial_resources
 
 SELECTION_METRIC = "target_val_pdj20"  # model selection: target validation only
 DEFAULT_OCCLUSION = 0.3  # the study's occlusion probability when the config has none
@@ -62,9 +72,7 @@ def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None =
 
 
 def best_search_params(experiment_uri: str) -> dict[str, Any]:
-    """The searched values of an experiment's best trial (by its own metric), via search.inspect."""
-    from search.inspect import inspect
-
+    """The searched values of an experiment's best trial (by its own metric), via search.results."""
     result = inspect(experiment_uri, plots=False)
     if result.best is None:
         raise ConfigError(
@@ -86,10 +94,6 @@ def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
 
 def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool) -> dict:
     """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample)."""
-    from data_pipeline.loader import ShardDataset
-    from models.train import evaluate
-    from search.data import shard_dir
-
     root = shard_dir(config, brightness)
     train_config = replace(config.train_config(), max_eval_samples=None)
     out = {}
@@ -105,11 +109,6 @@ def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: di
     The best epoch's checkpoint travels inside every reported checkpoint (`best/`), so a retried trial
     resumes with it.
     """
-    from ray import tune
-
-    from models.train import fit
-    from search.trainable import build_train_data
-
     overrides = {**arms[params["arm"]], "train.seed": int(params["train.seed"])}
     config = config_from_dict(experiment).with_params(overrides)
     brightness = config.data.brightness
@@ -177,31 +176,16 @@ class StudyResult:
 
 def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict], seeds: list[int]):
     """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
-    from ray import tune
-
-    from search.tracking import tracking_callbacks
-    from search.tuner import filesystem_for
-
     experiment = config.to_dict()
-    trainable = tune.with_resources(
-        tune.with_parameters(run_study_trial, experiment=experiment, arms=arms),
-        {"cpu": config.resources.cpu, "gpu": config.resources.gpu},
-    )
-    callbacks = tracking_callbacks(experiment, config.tracking)
-    fs, path = filesystem_for(uri)
-    storage_path, name = path.rsplit("/", 1)
     return tune.Tuner(
-        trainable,
+        with_trial_resources(run_study_trial, config, experiment=experiment, arms=arms),
         param_space={"arm": tune.grid_search(list(arms)), "train.seed": tune.grid_search(list(seeds))},
         tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=config.search.max_concurrent),
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=storage_path,
-            storage_filesystem=fs,
-            failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
+        run_config=run_config(
+            config,
+            uri,
+            callbacks=tracking_callbacks(experiment, config.tracking),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=callbacks,
-            verbose=1,
         ),
     )
 
@@ -219,10 +203,6 @@ def run_study(
     """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
 
     `only` restricts the study to some arms (by name), in the order given."""
-    from search.data import prepare_shards
-    from search.tracking import resolve_mode, wandb_env
-    from search.tuner import init_ray
-
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
     arms = arm_overrides(config, best_search_params(experiment) if experiment else None)
@@ -232,10 +212,10 @@ def run_study(
             raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
         arms = {a: arms[a] for a in only}
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
-    uri = join_uri(config.storage.path, name)
-    out = out or (uri if "://" not in uri else name)
+    uri = experiment_uri(config.storage.path, name)
+    out = out or (storage.resolve(uri)[1] if storage.is_local(uri) else name)
     start = time.perf_counter()
-    init_ray(address, wandb_env(resolve_mode(config.tracking)))
+    start_ray(config, address)
     for brightness in sorted({bool(config.with_params(a).data.brightness) for a in arms.values()}):
         prepare_shards(config.with_params({"data.brightness": brightness}))
     results = build_study_tuner(config, uri, arms, list(range(seeds))).fit()
@@ -337,6 +317,7 @@ def write_outputs(study: StudyResult) -> list[str]:
 
 
 def _plots(study: StudyResult, out: Path) -> list[str]:
+    # Imported here: the Agg backend (no display) must be chosen before pyplot is first imported.
     import matplotlib
 
     matplotlib.use("Agg")

@@ -12,7 +12,9 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import cv2
 import numpy as np
+import pyarrow.fs
 import ray
 from ray.air.integrations.wandb import (
     WandbLoggerCallback,
@@ -190,8 +192,6 @@ class PosetuneWandbCallback(WandbLoggerCallback):
         The logging actors write there, and Tune's last sync to storage can come before the last runs
         finish: without this the final trials' offline runs would stay behind in /tmp/ray.
         """
-        import pyarrow.fs
-
         local = os.path.join(trial.local_path, "wandb")
         if not os.path.isdir(local):
             return
@@ -221,8 +221,6 @@ class PosetuneWandbCallback(WandbLoggerCallback):
         if not name:
             return None
         try:
-            import cv2
-
             storage = trial.storage
             path = f"{storage.trial_fs_path}/{name}/{OVERLAY_FILE}"
             with storage.storage_filesystem.open_input_stream(path) as stream:

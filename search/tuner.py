@@ -1,34 +1,42 @@
-"""Launch and resume a search: Ray Tune trials proposed by Optuna, stopped early by ASHA.
+"""Build and run Tuners: Ray Tune trials proposed by Optuna, stopped early by ASHA; launch and resume.
 
-The experiment folder (`<storage>/<name>`, local or object storage) holds Tune's state, every trial's
-checkpoints and W&B offline runs, `manifest.json` (resolved config, versions, git SHA) and, for local
-storage, Optuna's own journal (`optuna-journal.log`) that `optuna-dashboard` opens.
+Where an experiment lives and what its folder holds: `search.experiment`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import platform
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import pyarrow.fs
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
 
-from search.config import ExperimentConfig, config_from_dict, join_uri
+from data_pipeline import storage
+from search.asha_state import AshaStateCallback
+from search.cluster import check_resources_satisfiable, start_ray
+from search.config import ExperimentConfig
 from search.errors import ConfigError, SearchInterrupted
+from search.experiment import (
+    STUDY_NAME,
+    experiment_config,
+    experiment_exists,
+    experiment_uri,
+    journal_storage,
+    sync_journal,
+    write_experiment_manifest,
+)
+from search.results import TrialRow, best_row, collect
+from search.shards import prepare_shards
+from search.space import default_point, make_sampler, optuna_space
+from search.tracking import tracking_callbacks
+from search.trainable import run_trial
 
 log = logging.getLogger(__name__)
-MANIFEST = "manifest.json"
-JOURNAL = "optuna-journal.log"
-STUDY_NAME = "posetune"
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -40,7 +48,7 @@ class SearchOutcome:
     finished: int
     errored: int
     unfinished: int
-    best: dict[str, Any] | None = None
+    best: TrialRow | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -48,110 +56,8 @@ class SearchOutcome:
         return self.unfinished > 0
 
 
-# --------------------------------------------------------------------------------------------- storage
-
-
-def filesystem_for(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
-    """A pyarrow filesystem and path for a local path or an s3:// / gs:// URI."""
-    if "://" not in uri:
-        return pyarrow.fs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
-    return pyarrow.fs.FileSystem.from_uri(uri)
-
-
-def experiment_exists(uri: str) -> bool:
-    from ray.tune import Tuner
-
-    fs, path = filesystem_for(uri)
-    return Tuner.can_restore(path, storage_filesystem=fs)
-
-
-def read_manifest(uri: str) -> dict[str, Any]:
-    fs, path = filesystem_for(uri)
-    try:
-        with fs.open_input_stream(f"{path}/{MANIFEST}") as stream:
-            return json.loads(stream.readall())
-    except (FileNotFoundError, OSError) as error:
-        raise ConfigError(f"not a posetune experiment (no {MANIFEST}): {error}", path=uri) from error
-
-
-def write_manifest(uri: str, manifest: dict[str, Any]) -> None:
-    fs, path = filesystem_for(uri)
-    fs.create_dir(path, recursive=True)
-    with fs.open_output_stream(f"{path}/{MANIFEST}") as stream:
-        stream.write(json.dumps(manifest, indent=2, default=str).encode())
-
-
-def _git_sha() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(PACKAGE_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _versions() -> dict[str, str]:
-    import optuna
-    import ray
-    import torch
-    import wandb
-
-    return {
-        "python": platform.python_version(),
-        "ray": ray.__version__,
-        "optuna": optuna.__version__,
-        "torch": torch.__version__,
-        "wandb": wandb.__version__,
-    }
-
-
-def journal_path(uri: str) -> str:
-    """Optuna's journal: inside a local experiment, or in a local cache for object storage."""
-    if "://" not in uri:
-        return os.path.join(filesystem_for(uri)[1], JOURNAL)
-    cache = Path(os.environ.get("POSETUNE_CACHE", "~/.cache/posetune")).expanduser() / "journals"
-    cache.mkdir(parents=True, exist_ok=True)
-    return str(cache / (uri.replace("://", "_").replace("/", "_") + ".log"))
-
-
-# --------------------------------------------------------------------------------------------- ray
-
-
-def init_ray(address: str | None, env: dict[str, str]) -> None:
-    """Join a cluster (`--address` or RAY_ADDRESS) or start a local Ray; workers get `env`."""
-    import ray
-
-    os.environ.update(env)  # W&B reads WANDB_MODE from the driver's environment as well
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS") or "local"
-    env_vars = dict(env)
-    if address == "local":
-        # Workers of a local Ray can import the checkout even when it is not pip-installed.
-        env_vars["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
-        )
-    ray.init(
-        address=address,
-        runtime_env={"env_vars": env_vars},
-        include_dashboard=False,
-        log_to_driver=True,
-        logging_level=logging.WARNING,
-    )
-
-
-# --------------------------------------------------------------------------------------------- tuner
-
-
-def _searcher(config: ExperimentConfig, journal: str):
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
-
-    from search.space import default_point, make_sampler, optuna_space
-
+def _searcher(config: ExperimentConfig, uri: str) -> OptunaSearch:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
     points = (
         [default_point(config)] if config.search.evaluate_defaults_first and config.search.space else None
     )
@@ -162,13 +68,11 @@ def _searcher(config: ExperimentConfig, journal: str):
         points_to_evaluate=points,
         sampler=make_sampler(config),
         study_name=STUDY_NAME,
-        storage=storage,
+        storage=journal_storage(uri),
     )
 
 
-def _scheduler(config: ExperimentConfig):
-    from ray.tune.schedulers import ASHAScheduler
-
+def _scheduler(config: ExperimentConfig) -> ASHAScheduler | None:
     if config.scheduler.type == "none":
         return None
     return ASHAScheduler(
@@ -179,55 +83,65 @@ def _scheduler(config: ExperimentConfig):
     )
 
 
-def _trainable(experiment: dict[str, Any], config: ExperimentConfig):
-    from ray import tune
-
-    from search.trainable import run_trial
-
+def with_trial_resources(trainable, config: ExperimentConfig, **parameters):
+    """`trainable` with its fixed arguments attached and the config's per-trial resources."""
     resources = {"cpu": config.resources.cpu, "gpu": config.resources.gpu}
-    return tune.with_resources(tune.with_parameters(run_trial, experiment=experiment), resources)
+    return tune.with_resources(tune.with_parameters(trainable, **parameters), resources)
+
+
+def run_config(
+    config: ExperimentConfig,
+    uri: str,
+    *,
+    callbacks: list,
+    checkpoint_config: tune.CheckpointConfig,
+    stop=None,
+) -> tune.RunConfig:
+    """The RunConfig of every posetune Tuner: the experiment at `uri`, the config's retry policy."""
+    fs, path = storage.resolve(uri)
+    storage_path, name = path.rsplit("/", 1)
+    return tune.RunConfig(
+        name=name,
+        storage_path=storage_path,
+        storage_filesystem=fs,
+        failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
+        checkpoint_config=checkpoint_config,
+        callbacks=callbacks,
+        stop=stop,
+        verbose=1,
+    )
 
 
 def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | None = None, stop=None):
     """A fresh Tuner for `config` whose experiment lives at `uri` (storage path + name); `stop` is
     RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs)."""
-    from ray import tune
-
-    from search.asha_state import AshaStateCallback
-    from search.tracking import tracking_callbacks
-
     experiment = config.to_dict()
     scheduler = _scheduler(config)
     callbacks = list(callbacks_extra or [])
     if scheduler is not None:
         callbacks.append(AshaStateCallback(scheduler))
     callbacks += tracking_callbacks(experiment, config.tracking)
-    fs, path = filesystem_for(uri)
-    storage_path, name = path.rsplit("/", 1)
     return tune.Tuner(
-        _trainable(experiment, config),
+        with_trial_resources(run_trial, config, experiment=experiment),
         tune_config=tune.TuneConfig(
             metric=config.search.metric,
             mode=config.search.mode,
-            search_alg=_searcher(config, journal_path(uri)),
+            search_alg=_searcher(config, uri),
             scheduler=scheduler,
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent,
             time_budget_s=config.search.time_budget_s,
         ),
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=storage_path,
-            storage_filesystem=fs,
-            failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
+        run_config=run_config(
+            config,
+            uri,
+            callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=config.storage.keep_checkpoints,
                 checkpoint_score_attribute=config.search.metric,
                 checkpoint_score_order=config.search.mode,
             ),
-            callbacks=callbacks,
             stop=stop,
-            verbose=1,
         ),
     )
 
@@ -251,34 +165,17 @@ class _TermAsGracefulStop:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def _outcome(uri: str, config: ExperimentConfig, timings: dict[str, float]) -> SearchOutcome:
-    from ray.tune import ExperimentAnalysis
-
-    fs, path = filesystem_for(uri)
-    analysis = ExperimentAnalysis(path, storage_filesystem=fs)
-    statuses = [trial.status for trial in analysis.trials]
-    finished = sum(s == "TERMINATED" for s in statuses)
-    errored = sum(s == "ERROR" for s in statuses)
-    best = None
-    try:
-        trial = analysis.get_best_trial(config.search.metric, config.search.mode, scope="all")
-        if trial is not None:
-            frame = analysis.trial_dataframes[trial.trial_id]
-            row = frame.loc[
-                frame[config.search.metric].idxmax()
-                if config.search.mode == "max"
-                else frame[config.search.metric].idxmin()
-            ]
-            best = {"trial_id": trial.trial_id, "config": trial.config, "metrics": row.to_dict()}
-    except (KeyError, ValueError):
-        best = None
+def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
+    config, rows, _ = collect(uri)
+    finished = sum(r.status == "TERMINATED" for r in rows)
+    errored = sum(r.status == "ERROR" for r in rows)
     return SearchOutcome(
         experiment_uri=uri,
-        num_trials=len(statuses),
+        num_trials=len(rows),
         finished=finished,
         errored=errored,
-        unfinished=len(statuses) - finished - errored,
-        best=best,
+        unfinished=len(rows) - finished - errored,
+        best=best_row(rows, config.search.metric, config.search.mode),
         timings=timings,
     )
 
@@ -287,25 +184,13 @@ def launch(
     config: ExperimentConfig,
     *,
     name: str | None = None,
-    storage: str | None = None,
     address: str | None = None,
     if_exists: str = "error",
 ) -> SearchOutcome:
     """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
-    from search.data import prepare_shards
-    from search.tracking import resolve_mode, wandb_env
-
-    if storage:
-        config = config_from_dict(
-            {**config.to_dict(), "storage": {**config.to_dict()["storage"], "path": storage}}
-        )
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    uri = join_uri(config.storage.path, name)
-    timings: dict[str, float] = {}
-
-    start = time.perf_counter()
-    init_ray(address, wandb_env(resolve_mode(config.tracking)))
-    timings["ray_init_s"] = time.perf_counter() - start
+    uri = experiment_uri(config.storage.path, name)
+    timings = {"ray_start_s": start_ray(config, address)}
 
     if experiment_exists(uri):
         if if_exists == "resume":
@@ -316,76 +201,42 @@ def launch(
             f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
             path=uri,
         )
-    from search.cluster import check_resources_satisfiable
-
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 
     start = time.perf_counter()
     prepare_shards(config)
     timings["data_s"] = time.perf_counter() - start
 
-    write_manifest(
-        uri,
-        {
-            "name": name,
-            "experiment_uri": uri,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "config": config.to_dict(),
-            "versions": _versions(),
-            "git_sha": _git_sha(),
-            "command": sys.argv,
-            "optuna_journal": journal_path(uri),
-        },
-    )
-    return _fit(build_tuner(config, uri), uri, config, timings)
+    write_experiment_manifest(uri, name, config)
+    return _fit(build_tuner(config, uri), uri, timings)
 
 
 def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
     """Continue an interrupted or crashed experiment: finished trials stay, the searcher and ASHA's
     rungs are restored, unfinished and errored trials continue from their last checkpoint."""
-    from ray.tune import Tuner
-
-    from search.tracking import resolve_mode, wandb_env
-
-    manifest = read_manifest(uri)
-    config = config_from_dict(manifest["config"], path=f"{uri}/{MANIFEST}")
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    init_ray(address, wandb_env(resolve_mode(config.tracking)))
-    timings["ray_init_s"] = time.perf_counter() - start
+    config = experiment_config(uri)
+    timings = {"ray_start_s": start_ray(config, address)}
     if not experiment_exists(uri):
         raise ConfigError("no Tune experiment state to resume here (was it launched?)", path=uri)
-    fs, path = filesystem_for(uri)
-    tuner = Tuner.restore(
+    fs, path = storage.resolve(uri)
+    tuner = tune.Tuner.restore(
         path,
-        trainable=_trainable(config.to_dict(), config),
+        trainable=with_trial_resources(run_trial, config, experiment=config.to_dict()),
         resume_unfinished=True,
         resume_errored=True,
         storage_filesystem=fs,
     )
-    return _fit(tuner, uri, config, timings)
+    return _fit(tuner, uri, timings)
 
 
-def _fit(tuner, uri: str, config: ExperimentConfig, timings: dict[str, float]) -> SearchOutcome:
+def _fit(tuner, uri: str, timings: dict[str, float]) -> SearchOutcome:
     """Run the Tuner (SIGTERM stops it gracefully), keep Optuna's journal, and sum up what happened."""
     start = time.perf_counter()
     with _TermAsGracefulStop():
         tuner.fit()
     timings["search_s"] = time.perf_counter() - start
-    _sync_journal(uri)
-    return _outcome(uri, config, timings)
-
-
-def _sync_journal(uri: str) -> None:
-    """Copy the local Optuna journal into object storage next to the experiment."""
-    if "://" not in uri:
-        return
-    fs, path = filesystem_for(uri)
-    try:
-        with open(journal_path(uri), "rb") as source, fs.open_output_stream(f"{path}/{JOURNAL}") as target:
-            target.write(source.read())
-    except OSError as error:
-        log.warning("could not copy the Optuna journal to %s: %s", uri, error)
+    sync_journal(uri)
+    return _outcome(uri, timings)
 
 
 def raise_if_interrupted(outcome: SearchOutcome) -> None:

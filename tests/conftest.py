@@ -1,20 +1,25 @@
-"""Fixtures shared across packages: tiny demo shards made once per test session with real Ray Data."""
+"""Fixtures shared across packages: Ray clean-up, and tiny demo shards made once per test session."""
 
 from __future__ import annotations
 
 import pytest
+import ray
 
-from tests.search.conftest import TINY, tiny_config
+from search.cluster import init_ray
+from search.shards import prepare_shards
+from tests.search.tiny import TINY, tiny_config
+
+
+@pytest.fixture
+def ray_session():
+    """Ray is started by the code under test (search.cluster.init_ray); this makes sure it goes away."""
+    yield
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")
 def shard_root(tmp_path_factory):
     """Demo data generated and enhanced once (brightness on and off) for every search test."""
-    import ray
-
-    from search.data import prepare_shards
-    from search.tuner import init_ray
-
     root = tmp_path_factory.mktemp("shards")
     config = tiny_config(root, data={**TINY["data"], "shards": str(root)})
     init_ray(None, {})

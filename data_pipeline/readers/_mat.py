@@ -40,13 +40,3 @@ def mat_array(data: dict, name: str, path: str | os.PathLike, ndim: int, dtype=n
     if value.ndim != ndim:
         raise DataError(path, f"variable {name} has shape {value.shape}, expected {ndim} dimensions")
     return value
-
-
-def mat_string(value) -> str:
-    """A MATLAB char array or a one-element cell holding one, as a Python str."""
-    value = np.asarray(value)
-    while value.dtype == object and value.size == 1:
-        value = np.asarray(value.reshape(-1)[0])
-    if value.dtype.kind == "U":
-        return "".join(value.reshape(-1).tolist())
-    return str(value)

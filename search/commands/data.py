@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--seed", type=int, default=0, help="the same seed writes the same data")
     demo.add_argument("--overwrite", action="store_true", help="replace surreal/ and lsp/ if they exist")
-    demo.set_defaults(func=run_demo)
+    demo.set_defaults(func=run_demo_data)
 
     show = data_sub.add_parser("show", help="draw a grid of source and target samples with their skeletons")
     show.add_argument("dir", help="a folder written by `posetune data demo` (holding surreal/ and lsp/)")
@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_enhance(data_sub)
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo_data(args: argparse.Namespace) -> int:
+    """Write the procedural demo set (`posetune data demo`)."""
     from data_pipeline import procedural
     from data_pipeline.errors import DataError
 
@@ -58,10 +59,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    import cv2
-
     from data_pipeline.errors import DataError
-    from data_pipeline.preview import sample_grid
+    from data_pipeline.preview import sample_grid, write_image
     from data_pipeline.readers import read_lsp, read_surreal
 
     root = Path(args.dir)
@@ -81,15 +80,14 @@ def run_show(args: argparse.Namespace) -> int:
         raise DataError(root, "no samples to show")
     grid = sample_grid(source + target, columns=min(6, max(1, len(source) + len(target))), cell=256)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
-        raise DataError(out, "could not write the image (is the extension .png?)")
+    write_image(out, grid)
     print(f"wrote {out}: {len(source)} source and {len(target)} target samples")
     for path, reason in skipped:
         print(f"skipped {path}: {reason}")
     return 0
 
 
-# --- `posetune data enhance` (issue 3) ------------------------------------------------------------
+# --- `posetune data enhance` ----------------------------------------------------------------------
 
 
 def register_enhance(data_sub: argparse._SubParsersAction) -> None:

@@ -51,14 +51,17 @@ def check_outputs(images: list[Path], out: Path) -> None:
         raise DataError(out, "exists and is not a folder (--out names the folder for the overlays)")
     for image in images:
         if image.resolve().parent == out.resolve():
-            raise DataError(out, f"is the folder of the input {image}: outputs never overwrite inputs, choose another --out")
+            raise DataError(
+                out,
+                f"is the folder of the input {image}: outputs never overwrite inputs, choose another --out",
+            )
 
 
 def _predict(args) -> int:
     from data_pipeline.images import read_image
     from data_pipeline.joints import LSP14
+    from data_pipeline.preview import draw_skeleton, write_image
     from models.export import load_exported, predict_images
-    from models.overlay import draw_skeleton, write_png
     from search.errors import ConfigError
 
     inputs = [Path(name) for name in args.images]
@@ -75,7 +78,7 @@ def _predict(args) -> int:
         args.images, overlay_paths(inputs, out), images, predict_images(model, config, images), strict=True
     ):
         visible = confidence >= args.min_confidence
-        write_png(path, draw_skeleton(image, joints, visible))
+        write_image(path, draw_skeleton(image, joints, visible))
         results[name] = {
             "overlay": str(path),
             "joints": {joint: [float(x), float(y)] for joint, (x, y) in zip(LSP14, joints, strict=True)},

@@ -6,10 +6,7 @@ import argparse
 import json
 import sys
 
-ADDRESS_HELP = (
-    "Ray cluster to join (e.g. auto, ray://head:10001, 10.0.0.5:6379); default: $RAY_ADDRESS, "
-    "else a new local Ray on this machine"
-)
+from search.commands.arguments import add_address, add_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     launch.add_argument("config", help="YAML config file, or a shipped one: demo, surreal_lsp")
     launch.add_argument("--name", help="experiment name (default: <config name>-<timestamp>)")
     launch.add_argument("--storage", help="experiment storage: a local dir, s3://bucket/prefix or gs://...")
-    launch.add_argument("--address", help=ADDRESS_HELP)
-    launch.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.epochs=4 --set search.num_samples=16",
-    )  # fmt: skip
+    add_address(launch)
+    add_overrides(launch)
     launch.add_argument(
         "--resume-if-exists",
         action="store_true",
@@ -42,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     resume = sub.add_parser("resume", help="continue an interrupted or crashed search")
     resume.add_argument("path", help="experiment folder or URI (<storage>/<name>)")
-    resume.add_argument("--address", help=ADDRESS_HELP)
+    add_address(resume)
     resume.set_defaults(func=_resume)
 
     inspect = sub.add_parser("inspect", help="table of trials, the best one, and plots")
@@ -60,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_export)
 
 
+# Each handler imports the library lazily so that `posetune --help` does not load torch and Ray.
+
+
 def _print_outcome(outcome) -> int:
     from search.tuner import raise_if_interrupted
 
@@ -68,9 +65,8 @@ def _print_outcome(outcome) -> int:
         f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
     )
     if outcome.best:
-        metrics = outcome.best["metrics"]
-        shown = {k: round(v, 4) for k, v in metrics.items() if k.startswith("target_val_pdj")}
-        print(f"best trial {outcome.best['trial_id']}: {shown}")
+        shown = {k: round(v, 4) for k, v in outcome.best.metrics.items() if k.startswith("target_val_pdj")}
+        print(f"best trial {outcome.best.trial_id}: {shown}")
     raise_if_interrupted(outcome)
     print(f"next: posetune search inspect {outcome.experiment_uri}")
     return 0
@@ -84,16 +80,18 @@ def _ask_to_resume(uri: str) -> bool:
 
 
 def _launch(args) -> int:
-    from search.config import join_uri, load_config
-    from search.tuner import experiment_exists, launch
+    from search.config import load_config
+    from search.experiment import experiment_exists, experiment_uri
+    from search.tuner import launch
 
-    config = load_config(args.config, args.overrides)
+    storage = [f"storage.path={args.storage}"] if args.storage else []
+    config = load_config(args.config, [*args.overrides, *storage])
     if_exists = "resume" if args.resume_if_exists else "error"
     if args.name and not args.resume_if_exists:
-        uri = join_uri(args.storage or config.storage.path, args.name)
+        uri = experiment_uri(config.storage.path, args.name)
         if experiment_exists(uri) and _ask_to_resume(uri):
             if_exists = "resume"
-    outcome = launch(config, name=args.name, storage=args.storage, address=args.address, if_exists=if_exists)
+    outcome = launch(config, name=args.name, address=args.address, if_exists=if_exists)
     return _print_outcome(outcome)
 
 
@@ -104,7 +102,7 @@ def _resume(args) -> int:
 
 
 def _inspect(args) -> int:
-    from search.inspect import format_table, inspect
+    from search.results import format_table, inspect
 
     result = inspect(args.path, plots=not args.no_plots)
     if args.json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from search.commands.arguments import add_address, add_config, add_overrides
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     study = subparsers.add_parser(
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "table.md, table.csv, runs.csv, bars.png and per_joint.png into --out and prints the target table."
         ),
     )
-    study.add_argument("--config", default="demo", help="experiment YAML, or a shipped one (default: demo)")
+    add_config(study, default="demo")
     study.add_argument("--seeds", type=int, default=3, help="seeds per arm (default: 3)")
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
     study.add_argument(
@@ -27,15 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     study.add_argument("--out", help="output folder (default: the study's experiment folder)")
     study.add_argument("--name", help="experiment name under storage.path (default: <config>-study-<time>)")
-    study.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
-    study.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.epochs=8",
-    )  # fmt: skip
+    add_address(study)
+    add_overrides(study)
     study.set_defaults(func=_study)
 
 
 def _study(args) -> int:
+    # Imported here, not at the top, so that `posetune --help` does not load torch and Ray.
     from search.config import load_config
     from search.study import format_markdown, run_study, summary
 

@@ -16,6 +16,8 @@ import os
 import time
 from pathlib import Path
 
+from search.commands.arguments import add_config, add_overrides
+
 PREVIEW_IMAGES = 8
 
 
@@ -26,17 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config", required=True, help="experiment YAML, or a shipped one: demo, surreal_lsp"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a dotted key, value parsed as YAML (e.g. train.lr=1e-3, model.num_stacks=1)",
-    )
+    add_config(parser)
+    add_overrides(parser)
     parser.add_argument(
         "--data", help="shards: a `posetune data enhance` output, or a root (sets data.shards)"
     )
@@ -83,17 +76,17 @@ def _replace(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top, so that `posetune --help` does not load torch and Ray.
+    from data_pipeline.manifest import shards_exist
     from models.overlay import render_checkpoint
     from models.train import fit
+    from search.cluster import init_ray
     from search.config import dump_config, load_config
-    from search.data import prepare_shards, shard_dir, shards_exist
-    from search.trainable import build_train_data
+    from search.shards import build_train_data, prepare_shards, shard_dir
 
     overrides = [*args.overrides, *([f"data.shards={args.data}"] if args.data else [])]
     config = load_config(args.config, overrides)
     if not shards_exist(shard_dir(config)):
-        from search.tuner import init_ray
-
         init_ray(None, {})
         prepare_shards(config)
     data = build_train_data(config)

@@ -262,3 +262,13 @@ def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tm
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["a.parquet", "manifest.json", "source"]
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == {"k": 1}
     assert not (tmp_path / ".out.tmp").exists()
+
+
+def test_enhance_from_the_command_line_with_relative_paths(ray_local, demo, tmp_path, monkeypatch):
+    root, _ = demo
+    monkeypatch.chdir(tmp_path)
+    target = os.path.relpath(root / "lsp", tmp_path)
+    assert main(["data", "enhance", "--target", f"lsp:{target}", "--out", "shards", "--size", "32"]) == 0
+    manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
+    assert manifest["counts"]["target"] and not manifest["skipped"]
+    assert ShardDataset("shards", "target", "val", 32).manifest == manifest

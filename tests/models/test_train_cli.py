@@ -2,6 +2,8 @@
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import pytest
@@ -63,3 +65,16 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys, text, override, mes
     assert cli.main(["train", "--config", str(config), *sets, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and str(config) in err and err.count("\n") == 0
+
+
+def test_train_with_relative_data_and_out(shard_root, monkeypatch, tmp_path):
+    monkeypatch.chdir(Path(shard_root).parent)
+    Path("c.yaml").write_text(CONFIG)
+    name = Path(shard_root).name
+    argv = ["train", "--config", "c.yaml", "--set", "train.epochs=1", "--data", name, "--out", "rel-run"]
+    try:
+        assert cli.main([*argv, "--no-progress"]) == 0
+        assert (Path("rel-run") / "checkpoints" / "epoch_0001").is_dir()
+    finally:
+        shutil.rmtree("rel-run", ignore_errors=True)
+        Path("c.yaml").unlink()

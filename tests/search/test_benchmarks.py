@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.search.conftest import TINY, tiny_config
+from tests.search.tiny import TINY, tiny_config
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

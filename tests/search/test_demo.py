@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from search.cli import main
-from tests.search.conftest import tiny_config
+from tests.search.tiny import tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.search.conftest import TINY, kill_process_group, tiny_config
 from tests.search.test_resume_after_kill import _cli, _trial_states
+from tests.search.tiny import TINY, kill_process_group, tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ import optuna
 import pytest
 import yaml
 
-from search.tuner import JOURNAL, STUDY_NAME
-from tests.search.conftest import TINY, kill_process_group, tiny_config
+from search.experiment import JOURNAL, STUDY_NAME
+from tests.search.tiny import TINY, kill_process_group, tiny_config
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

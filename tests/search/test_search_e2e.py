@@ -15,9 +15,10 @@ import torch
 
 from models.export import load_exported, predict_images
 from search.cli import main
-from search.inspect import inspect
-from search.tuner import JOURNAL, STUDY_NAME, launch
-from tests.search.conftest import TINY, tiny_config
+from search.experiment import JOURNAL, STUDY_NAME
+from search.results import inspect
+from search.tuner import launch
+from tests.search.tiny import TINY, tiny_config
 from tests.search.wandb_offline import config as wandb_config
 from tests.search.wandb_offline import history
 

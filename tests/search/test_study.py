@@ -11,7 +11,7 @@ import yaml
 from search.cli import main
 from search.config import config_from_dict
 from search.study import BEST_ARM, COLUMNS, arm_overrides
-from tests.search.conftest import TINY, tiny_config
+from tests.search.tiny import TINY, tiny_config
 
 ARMS = ["classic", "enhanced", "adversarial"]
 

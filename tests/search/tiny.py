@@ -1,12 +1,10 @@
-"""A tiny search setup shared by the search tests: demo data enhanced into shards with real Ray Data."""
+"""A tiny search setup shared by the tests that train or search: a few seconds per trial on a CPU."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-
-import pytest
 
 from search.config import config_from_dict
 
@@ -48,15 +46,6 @@ def tiny_config(tmp, **sections):
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
     raw["storage"] = {"path": str(tmp / "runs"), **raw.get("storage", {})}
     return config_from_dict(raw)
-
-
-@pytest.fixture
-def ray_session():
-    """Ray is started by the code under test (search.tuner.init_ray); this makes sure it goes away."""
-    import ray
-
-    yield
-    ray.shutdown()
 
 
 def kill_process_group(process: subprocess.Popen) -> None:

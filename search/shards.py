@@ -1,28 +1,27 @@
-"""Make sure a config's Parquet shards exist before trials start: the enhancement stage runs first.
+"""A config's Parquet shards: made before trials start (the enhancement stage), read by every trial.
 
 Enhancement is a separate Ray Data stage on purpose: inside a trial it would deadlock (trials hold the
-CPUs), and its output is shared by every trial of the search (and by later searches).
+CPUs), and its output is shared by every trial of the search (and by later searches). Trials read the
+shards with pyarrow (ShardDataset), never with Ray Data: Ray Data inside a trial deadlocks once trials hold
+every CPU (ray-project/ray#29662).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
-from search.config import ExperimentConfig, join_uri
+from data_pipeline import storage
+from data_pipeline.loader import ShardDataset
+from data_pipeline.manifest import read_shards_manifest, shards_exist
+from data_pipeline.pipeline import run_enhancement
+from data_pipeline.procedural import write_demo
+from models.train import TrainData
+from search.config import ExperimentConfig
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-def shards_exist(shard_dir: str) -> bool:
-    """A finished enhancement leaves its manifest last, so its presence means complete shards."""
-    import pyarrow.fs
-
-    from search.tuner import filesystem_for
-
-    fs, path = filesystem_for(shard_dir)
-    return fs.get_file_info(f"{path}/manifest.json").type == pyarrow.fs.FileType.File
 
 
 def shard_dir(config: ExperimentConfig, brightness: bool | None = None) -> str:
@@ -34,10 +33,8 @@ def shard_dir(config: ExperimentConfig, brightness: bool | None = None) -> str:
     brightness = config.data.brightness if brightness is None else brightness
     root = config.shards_root
     if not shards_exist(root):
-        return join_uri(root, "centred" if brightness else "raw")
-    from data_pipeline.loader import read_manifest
-
-    made_with = read_manifest(root).get("settings", {}).get("brightness")
+        return storage.join(root, "centred" if brightness else "raw")
+    made_with = read_shards_manifest(root).get("settings", {}).get("brightness")
     if made_with is not None and bool(made_with) != brightness:
         raise ConfigError(
             f"these shards were made with brightness centring {'on' if made_with else 'off'}, the config "
@@ -60,16 +57,13 @@ def brightness_variants(config: ExperimentConfig) -> list[bool]:
 def demo_data_dir(config: ExperimentConfig) -> str:
     """Where the procedural demo set is generated: beside local shards, else in the local cache."""
     root = config.shards_root
-    if "://" in root:
-        root = os.path.expanduser(os.environ.get("POSETUNE_CACHE", "~/.cache/posetune"))
-    return join_uri(root, f"demo-data-seed{config.data.demo_seed}")
+    root = storage.resolve(root)[1] if storage.is_local(root) else storage.cache_dir()
+    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}")
 
 
 def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
     """The enhancement inputs as `format:path` specs, generating the demo set when asked."""
     if config.data.demo:
-        from data_pipeline.procedural import write_demo
-
         out = demo_data_dir(config)
         if not os.path.isdir(os.path.join(out, "lsp")):
             log.info("generating the procedural demo data in %s", out)
@@ -81,8 +75,6 @@ def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
 
 def prepare_shards(config: ExperimentConfig) -> list[str]:
     """Run the Ray Data enhancement for each shard set the search needs and that doesn't exist yet."""
-    from data_pipeline.pipeline import run_enhancement
-
     made = []
     for brightness in brightness_variants(config):
         out = shard_dir(config, brightness)
@@ -104,3 +96,23 @@ def prepare_shards(config: ExperimentConfig) -> list[str]:
         )
         made.append(out)
     return made
+
+
+def build_train_data(config: ExperimentConfig, brightness: bool | None = None) -> TrainData:
+    """The four datasets `fit` needs, read from this config's shards."""
+    root = shard_dir(config, brightness)
+    size, seed = config.model.input_size, config.train.seed
+    # Target images are real photos: they get the geometric augmentation but never the synthetic occluder.
+    target_augment = dataclasses.replace(config.augment, occlusion_prob=0.0)
+    return TrainData(
+        source_train=ShardDataset(
+            root, "source", "train", size, config.augment, seed=seed, limit=config.data.max_source_train
+        ),
+        source_val=ShardDataset(root, "source", "val", size, None, seed=seed),
+        target_val=ShardDataset(root, "target", "val", size, None, seed=seed),
+        target_adapt=(
+            ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1)
+            if config.train.adv_weight > 0
+            else None
+        ),
+    )

@@ -1,4 +1,4 @@
-"""Read an experiment back: a table of trials, the best one, and plots written next to it."""
+"""Read an experiment's results back: a table of trials, the best one, and plots written next to it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from search.config import ExperimentConfig, config_from_dict
-from search.tuner import JOURNAL, MANIFEST, STUDY_NAME, filesystem_for, journal_path, read_manifest
+import optuna
+from ray.tune import ExperimentAnalysis
+
+from data_pipeline import storage
+from search.best import best_by, best_first
+from search.config import ExperimentConfig
+from search.experiment import STUDY_NAME, experiment_config, journal_storage
 
 TABLE_METRICS = (
     "target_val_pdj05",
@@ -55,27 +60,23 @@ class Inspection:
         }
 
 
-def _best_index(values, mode: str):
-    return values.idxmax() if mode == "max" else values.idxmin()
-
-
 def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]:
     """Every trial with its searched values and the metrics of its best epoch."""
-    from ray.tune import ExperimentAnalysis
-
-    manifest = read_manifest(uri)
-    config = config_from_dict(manifest["config"], path=f"{uri}/{MANIFEST}")
+    config = experiment_config(uri)
     metric, mode = config.search.metric, config.search.mode
-    fs, path = filesystem_for(uri)
+    fs, path = storage.resolve(uri)
     analysis = ExperimentAnalysis(path, storage_filesystem=fs)
     frames = analysis.trial_dataframes
     rows = []
     for trial in analysis.trials:
         frame = frames.get(trial.trial_id)
-        if frame is None or frame.empty or metric not in frame:
+        at = None
+        if frame is not None and not frame.empty and metric in frame:
+            at = best_by(frame.index, frame[metric].get, mode)
+        if at is None:
             rows.append(TrialRow(trial.trial_id, trial.status, dict(trial.config), 0, None, {}))
             continue
-        best = frame.loc[_best_index(frame[metric], mode)]
+        best = frame.loc[at]
         metrics = {k: float(best[k]) for k in (metric, *TABLE_METRICS) if k in best and not _isnan(best[k])}
         rows.append(
             TrialRow(
@@ -98,21 +99,13 @@ def _isnan(value) -> bool:
 
 
 def best_row(rows: list[TrialRow], metric: str, mode: str) -> TrialRow | None:
-    scored = [r for r in rows if metric in r.metrics]
-    if not scored:
-        return None
-    sign = 1 if mode == "max" else -1
-    return max(scored, key=lambda r: sign * r.metrics[metric])
+    return best_by(rows, lambda r: r.metrics.get(metric), mode)
 
 
 def param_importances(uri: str) -> dict[str, float]:
     """Optuna's fANOVA importances of the searched keys (needs a few finished trials)."""
-    import optuna
-
-    journal = journal_path(uri)
     try:
-        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        study = optuna.load_study(study_name=STUDY_NAME, storage=journal_storage(uri))
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if len(complete) < 2 or not study.best_trial.params:
             return {}
@@ -133,13 +126,14 @@ def inspect(uri: str, *, plots: bool = True) -> Inspection:
 
 def write_plots(uri, config: ExperimentConfig, rows, frames, importances) -> list[str]:
     """Learning curves, the metric against each searched key, and parameter importances (PNG)."""
+    # Imported here: the Agg backend (no display) must be chosen before pyplot is first imported.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     metric = config.search.metric
-    fs, path = filesystem_for(uri)
+    fs, path = storage.resolve(uri)
     written = []
 
     def save(fig, name):
@@ -195,8 +189,7 @@ def format_table(result: Inspection) -> str:
     """The trials as a fixed-width text table, best first by the search metric."""
     keys = sorted({k for r in result.rows for k in r.params})
     header = ["trial", "status", *keys, "epochs", "best_ep", "PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05"]
-    sign = 1 if result.mode == "max" else -1
-    rows = sorted(result.rows, key=lambda r: -sign * r.metrics.get(result.metric, -sign * math.inf))
+    rows = best_first(result.rows, lambda r: r.metrics.get(result.metric), result.mode)
     lines = []
     for r in rows:
         m = r.metrics
@@ -231,6 +224,3 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-__all__ = ["JOURNAL", "Inspection", "TrialRow", "format_table", "inspect"]
