@@ -30,13 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.metric_names import SELECTION
+
 STRATEGIES = {
     "tpe+asha": {"search.algorithm": "tpe", "scheduler.type": "asha"},
     "tpe": {"search.algorithm": "tpe", "scheduler.type": "none"},
     "random+asha": {"search.algorithm": "random", "scheduler.type": "asha"},
     "random": {"search.algorithm": "random", "scheduler.type": "none"},
 }
-METRIC = "target_val_pdj20"
+METRIC = SELECTION
 # The demo config scaled down so 4 strategies x 3 seeds x 30 trial-epochs fit in ~25 min on 2 cores.
 SCALE = [
     "model.num_features=16",
