@@ -20,6 +20,7 @@ from data_pipeline import storage
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
 from models.hourglass import HourglassConfig
+from models.metric_names import SELECTION
 from models.train import TrainConfig
 from search.errors import ConfigError
 from search.typed import coerce, from_dict, to_dict
@@ -93,7 +94,7 @@ class ParamSpec:
 
 @dataclass
 class SearchConfig:
-    metric: str = "target_val_pdj20"
+    metric: str = SELECTION
     mode: Literal["max", "min"] = "max"
     algorithm: Literal["tpe", "random"] = "tpe"
     num_samples: int = 8

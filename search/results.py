@@ -11,18 +11,18 @@ import optuna
 from ray.tune import ExperimentAnalysis
 
 from data_pipeline import storage
+from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.experiment import STUDY_NAME, experiment_config, journal_storage
 
 TABLE_METRICS = (
-    "target_val_pdj05",
-    "target_val_pdj20",
-    "target_val_pdj40",
-    "target_val_rmse",
-    "target_val_pck05_tllib",
-    "source_val_pdj20",
+    *(names.TARGET_VAL + name for name in names.PDJ_FRACTIONS),
+    names.TARGET_VAL + names.RMSE,
+    names.TARGET_VAL + names.PCK05_TLLIB,
+    names.SOURCE_VAL + names.PDJ20,
 )
+TABLE_TITLES = ("PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05 tllib")  # of TABLE_METRICS' first five
 
 
 @dataclass
@@ -188,7 +188,7 @@ def write_plots(uri, config: ExperimentConfig, rows, frames, importances) -> lis
 def format_table(result: Inspection) -> str:
     """The trials as a fixed-width text table, best first by the search metric."""
     keys = sorted({k for r in result.rows for k in r.params})
-    header = ["trial", "status", *keys, "epochs", "best_ep", "PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05"]
+    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES]
     rows = best_first(result.rows, lambda r: r.metrics.get(result.metric), result.mode)
     lines = []
     for r in rows:
@@ -200,7 +200,7 @@ def format_table(result: Inspection) -> str:
                 *[_fmt(r.params.get(k)) for k in keys],
                 str(r.epochs),
                 str(r.best_epoch or "-"),
-                *[_fmt(m.get(f"target_val_{k}")) for k in ("pdj05", "pdj20", "pdj40", "rmse", "pck05_tllib")],
+                *[_fmt(m.get(k)) for k in TABLE_METRICS[: len(TABLE_TITLES)]],
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]

@@ -17,6 +17,7 @@ from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
 from data_pipeline.pipeline import run_enhancement
 from data_pipeline.procedural import write_demo
+from data_pipeline.schema import check_schema_version
 from models.train import TrainData
 from search.config import ExperimentConfig
 from search.errors import ConfigError
@@ -79,6 +80,7 @@ def prepare_shards(config: ExperimentConfig) -> list[str]:
     for brightness in brightness_variants(config):
         out = shard_dir(config, brightness)
         if shards_exist(out):
+            check_schema_version(read_shards_manifest(out), out)  # older shards: say so before Ray starts
             continue
         sources, targets = source_and_targets(config)
         if not sources:
@@ -112,7 +114,7 @@ def build_train_data(config: ExperimentConfig, brightness: bool | None = None) -
         target_val=ShardDataset(root, "target", "val", size, None, seed=seed),
         target_adapt=(
             ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1)
-            if config.train.adv_weight > 0
+            if config.train.uses_target
             else None
         ),
     )

@@ -1,9 +1,15 @@
 """The study's comparison, reproduced honestly: each arm × seed is a Ray Tune trial with the same budget.
 
 Arms are sets of dotted overrides on one experiment config (classic, enhanced, adversarial, enhanced +
-adversarial, and optionally the best configuration of a search). Every trial trains with `fit`, selects its
-epoch on target validation (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and
-source *test* splits, which nothing else looks at.
+adversarial, two arms that separate the adversarial arms' BatchNorm effect from their gradient reversal,
+and optionally the best configuration of a search). Every trial trains with `fit`, selects its epoch on
+target validation (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and source
+*test* splits, which nothing else looks at.
+
+Why the BN arms: the adversarial arms pass source and target images through the pose network as one batch,
+so its BatchNorm statistics become a source/target mixture (an AdaBN-like effect) on top of the GRL.
+*target-bn* keeps that mixing and drops the domain loss (the BN effect alone); *adversarial-frozen-bn*
+keeps the domain loss and keeps target images out of the pose network's statistics (the GRL alone).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ray import tune
 from data_pipeline import storage
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import ShardDataset
+from models import metric_names as names
 from models.train import evaluate, fit
 from search.cluster import start_ray
 from search.config import ExperimentConfig, config_from_dict
@@ -34,23 +41,26 @@ from search.shards import build_train_data, prepare_shards, shard_dir
 from search.tracking import tracking_callbacks
 from search.tuner import run_config, with_trial_resources
 
-SELECTION_METRIC = "target_val_pdj20"  # model selection: target validation only
+SELECTION_METRIC = names.SELECTION  # model selection: target validation only
 DEFAULT_OCCLUSION = 0.3  # the study's occlusion probability when the config has none
 DEFAULT_ADV_WEIGHT = 0.1
 BEST_ARM = "best-of-search"
-SPLITS = {"target": "test_target_", "source": "test_source_"}
-# (column header, metric suffix) in the study's Table 1 order: elbows first, then all joints.
+SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}
+# (column header, metric name) in the study's Table 1 order: elbows first, then the shared joints
+# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (README: protocols).
 COLUMNS = (
-    ("PDJ@.05 elbows", "pdj05_elbows"),
-    ("PDJ@.2 elbows", "pdj20_elbows"),
-    ("PDJ@.4 elbows", "pdj40_elbows"),
-    ("PDJ@.05 all", "pdj05"),
-    ("PDJ@.2 all", "pdj20"),
-    ("PDJ@.4 all", "pdj40"),
-    ("RMSE (px)", "rmse"),
-    ("PCK@0.05 (tllib)", "pck05_tllib"),
+    ("PDJ@.05 elbows", names.elbows(names.PDJ05)),
+    ("PDJ@.2 elbows", names.elbows(names.PDJ20)),
+    ("PDJ@.4 elbows", names.elbows(names.PDJ40)),
+    ("PDJ@.05 all", names.PDJ05),
+    ("PDJ@.2 all", names.PDJ20),
+    ("PDJ@.4 all", names.PDJ40),
+    ("PDJ@.2 all, visible only", names.visible_only(names.PDJ20)),
+    ("RMSE (px)", names.RMSE),
+    ("PCK@0.05 (tllib)", names.PCK05_TLLIB),
 )
-PER_JOINT_KEY = "pdj20_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
+OPTIONAL_COLUMNS = (("PCKh@0.5", names.PCKH50),)  # shown where the split has head sizes (MPII)
+PER_JOINT_KEY = names.PDJ20 + "_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
 
 
@@ -60,11 +70,15 @@ def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None =
     adv = config.train.adv_weight or DEFAULT_ADV_WEIGHT
     raw = {"data.brightness": False, "augment.occlusion_prob": 0.0}
     enhanced = {"data.brightness": True, "augment.occlusion_prob": occlusion}
+    plain = {"train.adv_weight": 0.0, "train.target_bn": "shared", "train.target_in_bn": False}
+    adversarial = {**plain, "train.adv_weight": adv}
     arms = {
-        "classic": {**raw, "train.adv_weight": 0.0},
-        "enhanced": {**enhanced, "train.adv_weight": 0.0},
-        "adversarial": {**raw, "train.adv_weight": adv},
-        "enhanced+adversarial": {**enhanced, "train.adv_weight": adv},
+        "classic": {**raw, **plain},
+        "enhanced": {**enhanced, **plain},
+        "adversarial": {**raw, **adversarial},
+        "enhanced+adversarial": {**enhanced, **adversarial},
+        "target-bn": {**raw, **plain, "train.target_in_bn": True},
+        "adversarial-frozen-bn": {**raw, **adversarial, "train.target_bn": "frozen"},
     }
     if best_params is not None:
         arms[BEST_ARM] = dict(best_params)
@@ -87,7 +101,7 @@ def best_search_params(experiment_uri: str) -> dict[str, Any]:
 def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
     """Scalars for Tune's result (per-joint PDJ@0.2 as one scalar per joint; other arrays dropped)."""
     out = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
-    for name, value in zip(LSP14, metrics[f"{prefix}pdj20_per_joint"], strict=True):
+    for name, value in zip(LSP14, metrics[prefix + names.per_joint(names.PDJ20)], strict=True):
         out[f"{prefix}{PER_JOINT_KEY}{name}"] = float(value)
     return out
 
@@ -223,7 +237,7 @@ def run_study(
     for result in results:
         arm, seed = result.config["arm"], int(result.config["train.seed"])
         metrics = result.metrics or {}
-        if result.error is not None or f"{SPLITS['target']}pdj20" not in metrics:
+        if result.error is not None or SPLITS["target"] + names.PDJ20 not in metrics:
             failed.append(f"{arm}/seed {seed}: {result.error or 'no test metrics'}")
             continue
         keep = {k: float(v) for k, v in metrics.items() if k.startswith("test_") or k == "best_epoch"}
@@ -238,6 +252,13 @@ def run_study(
 # --------------------------------------------------------------------------------------------- outputs
 
 
+def columns(study: StudyResult, split: str) -> tuple[tuple[str, str], ...]:
+    """The table's columns for one split: COLUMNS, plus each optional one some run of that split has."""
+    prefix = SPLITS[split]
+    present = [c for c in OPTIONAL_COLUMNS if any(prefix + c[1] in r for r in study.runs)]
+    return (*COLUMNS, *present)
+
+
 def summary(study: StudyResult, split: str) -> list[dict[str, Any]]:
     """One row per arm: mean and sample std (ddof 1) over seeds of each table column."""
     prefix = SPLITS[split]
@@ -248,7 +269,7 @@ def summary(study: StudyResult, split: str) -> list[dict[str, Any]]:
             "split": f"{split} test",
             "n_seeds": len(study.values(arm, "seed")),
         }
-        for _, suffix in COLUMNS:
+        for _, suffix in columns(study, split):
             values = study.values(arm, prefix + suffix)
             row[f"{suffix}_mean"] = float(np.mean(values)) if len(values) else math.nan
             row[f"{suffix}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
@@ -256,13 +277,13 @@ def summary(study: StudyResult, split: str) -> list[dict[str, Any]]:
     return rows
 
 
-def format_markdown(rows: list[dict[str, Any]], title: str) -> str:
-    header = ["arm", "seeds", *(h for h, _ in COLUMNS)]
+def format_markdown(rows: list[dict[str, Any]], title: str, shown=COLUMNS) -> str:
+    header = ["arm", "seeds", *(h for h, _ in shown)]
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["arm"], str(row["n_seeds"])]
-        for _, suffix in COLUMNS:
-            scale, digits = (1.0, 2) if suffix == "rmse" else (100.0, 1)
+        for _, suffix in shown:
+            scale, digits = (1.0, 2) if suffix == names.RMSE else (100.0, 1)
             mean, std = row[f"{suffix}_mean"] * scale, row[f"{suffix}_std"] * scale
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -272,12 +293,14 @@ def format_markdown(rows: list[dict[str, Any]], title: str) -> str:
 def tables_markdown(study: StudyResult) -> str:
     note = (
         f"Mean ± std over {len(study.seeds)} seeds; PDJ and PCK in %, RMSE in input pixels. Each seed's "
-        f"epoch chosen by {SELECTION_METRIC} (target validation), then evaluated once on the test split."
+        f"epoch chosen by {SELECTION_METRIC} (target validation), then evaluated once on the test split. "
+        "Labelled joints count (occluded included) except in the visible-only column and tllib's PCK; "
+        '"all" = the joints both domains label (head-top excluded). Protocols: README, "Labels and metrics".'
     )
     return "\n\n".join(
         [
-            format_markdown(summary(study, "target"), "Target domain, test split"),
-            format_markdown(summary(study, "source"), "Source domain, test split"),
+            format_markdown(summary(study, "target"), "Target domain, test split", columns(study, "target")),
+            format_markdown(summary(study, "source"), "Source domain, test split", columns(study, "source")),
             note,
         ]
     )
@@ -291,7 +314,7 @@ def write_outputs(study: StudyResult) -> list[str]:
     (out / "table.md").write_text(tables_markdown(study) + "\n")
     rows = summary(study, "target") + summary(study, "source")
     with open(out / "table.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
         writer.writerows(rows)
     keys = sorted({k for r in study.runs for k in r} - {"arm", "seed"})
@@ -328,7 +351,7 @@ def _plots(study: StudyResult, out: Path) -> list[str]:
     x = np.arange(len(arms))
     fig, ax = plt.subplots(figsize=(1.6 * len(arms) + 2, 4))
     for offset, (suffix, label) in zip(
-        (-0.2, 0.2), (("pdj20", "all joints"), ("pdj20_elbows", "elbows")), strict=True
+        (-0.2, 0.2), ((names.PDJ20, "all joints"), (names.elbows(names.PDJ20), "elbows")), strict=True
     ):
         values = [study.values(a, prefix + suffix) * 100 for a in arms]
         means = [v.mean() for v in values]

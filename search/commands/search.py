@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from models import metric_names as names
 from search.commands.arguments import add_address, add_overrides
 
 
@@ -65,7 +66,9 @@ def _print_outcome(outcome) -> int:
         f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
     )
     if outcome.best:
-        shown = {k: round(v, 4) for k, v in outcome.best.metrics.items() if k.startswith("target_val_pdj")}
+        shown = {
+            k: round(v, 4) for k, v in outcome.best.metrics.items() if k.startswith(names.TARGET_VAL + "pdj")
+        }
         print(f"best trial {outcome.best.trial_id}: {shown}")
     raise_if_interrupted(outcome)
     print(f"next: posetune search inspect {outcome.experiment_uri}")

@@ -14,8 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare classic, enhanced and adversarial training over seeds (tables + plots)",
         description=(
             "Trains each arm (classic: raw images; enhanced: brightness centring + occlusion; adversarial: "
-            "raw images + GRL domain classifier; enhanced+adversarial; with --experiment, the search's best "
-            "configuration) for N seeds with the same budget, as Ray Tune trials. Each trial keeps the epoch "
+            "raw images + GRL domain classifier; enhanced+adversarial; target-bn: target images mixed into the "
+            "pose network's BatchNorm statistics, no domain loss; adversarial-frozen-bn: the GRL with target "
+            "images kept out of those statistics; with --experiment, the search's best configuration) for N seeds with the same budget, as Ray Tune trials. Each trial keeps the epoch "
             "best on target validation and evaluates it on the target and source test splits. Writes "
             "table.md, table.csv, runs.csv, bars.png and per_joint.png into --out and prints the target table."
         ),
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
     study.add_argument(
         "--arms", help="comma-separated subset of arms (default: all: classic, enhanced, adversarial, "
-        "enhanced+adversarial, and best-of-search with --experiment)",
+        "enhanced+adversarial, target-bn, adversarial-frozen-bn, and best-of-search with --experiment)",
     )  # fmt: skip
     study.add_argument("--out", help="output folder (default: the study's experiment folder)")
     study.add_argument("--name", help="experiment name under storage.path (default: <config>-study-<time>)")

@@ -16,6 +16,7 @@ import os
 import time
 from pathlib import Path
 
+from models import metric_names as names
 from search.commands.arguments import add_config, add_overrides
 
 PREVIEW_IMAGES = 8
@@ -61,9 +62,11 @@ class MetricsLog:
         _replace(self.out / "metrics.csv", csv_text.getvalue())
         print(
             f"epoch {int(metrics['epoch'])}: train_loss {metrics['train_loss']:.4g}  "
-            f"target_val pdj20 {metrics['target_val_pdj20']:.3f} rmse {metrics['target_val_rmse']:.2f}  "
-            f"source_val pdj20 {metrics['source_val_pdj20']:.3f} rmse {metrics['source_val_rmse']:.2f}  "
-            f"lr {metrics['lr']:.3g}",
+            + "".join(
+                f"{prefix.rstrip('_')} pdj20 {metrics[prefix + names.PDJ20]:.3f} rmse {metrics[prefix + names.RMSE]:.2f}  "
+                for prefix in names.VAL_PREFIXES
+            )
+            + f"lr {metrics['lr']:.3g}",
             flush=True,
         )
 

@@ -25,7 +25,12 @@ def test_arms_follow_the_study():
         "data.brightness": False,
         "augment.occlusion_prob": 0.0,
         "train.adv_weight": 0.0,
+        "train.target_bn": "shared",
+        "train.target_in_bn": False,
     }
+    # the BatchNorm effect of the adversarial arms alone, and their gradient reversal alone
+    assert arms["target-bn"] == {**arms["classic"], "train.target_in_bn": True}
+    assert arms["adversarial-frozen-bn"] == {**arms["adversarial"], "train.target_bn": "frozen"}
     assert arms["enhanced"]["data.brightness"] and arms["enhanced"]["augment.occlusion_prob"] == 0.3
     assert arms["adversarial"]["train.adv_weight"] == 0.1 and not arms["adversarial"]["data.brightness"]
     assert arms["enhanced+adversarial"]["train.adv_weight"] == 0.1
