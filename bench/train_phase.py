@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.train import _losses, _setup, fit  # noqa: E402
 from search.config import load_config  # noqa: E402
-from search.trainable import build_train_data  # noqa: E402
+from search.shards import build_train_data  # noqa: E402
 
 
 def demo_shards(work: Path, clips: int, size: int) -> Path:

@@ -62,6 +62,7 @@ COLUMNS = (
 OPTIONAL_COLUMNS = (("PCKh@0.5", names.PCKH50),)  # shown where the split has head sizes (MPII)
 PER_JOINT_KEY = names.PDJ20 + "_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
+BEST_FILE = "best.json"  # {"epoch", "value"}: the best epoch so far by SELECTION_METRIC, in every checkpoint
 
 
 def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None = None) -> dict[str, dict]:
@@ -120,41 +121,35 @@ def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: 
 def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: dict[str, dict]) -> None:
     """One arm × seed: fit, keep the epoch best on target validation, report its test metrics at the end.
 
-    The best epoch's checkpoint travels inside every reported checkpoint (`best/`), so a retried trial
-    resumes with it.
+    Each report carries one copy of the weights (that epoch's). The best epoch is found from the reported
+    metrics; its number and value ride in every checkpoint's `best.json` (a few bytes), so a retried trial
+    knows it. Its weights are the local checkpoint kept for it, or, after a retry on a fresh node, the copy
+    Tune keeps in storage (the study's CheckpointConfig keeps the best by the selection metric and the latest).
     """
     overrides = {**arms[params["arm"]], "train.seed": int(params["train.seed"])}
     config = config_from_dict(experiment).with_params(overrides)
     brightness = config.data.brightness
     data = build_train_data(config, brightness)
     workdir = Path(tempfile.mkdtemp(prefix="posetune-study-"))
-    best_dir = workdir / "best"
-    state = {"best": -math.inf, "best_epoch": 0}
+    best = {"value": -math.inf, "epoch": 0}
+    local: dict[int, str] = {}  # epoch -> checkpoint dir on this node
 
     checkpoint = tune.get_checkpoint()
     resume_from = None
     if checkpoint is not None:
         restored = Path(checkpoint.to_directory(str(workdir / "restored")))
-        if (restored / "best").is_dir():
-            shutil.copytree(restored / "best", best_dir)
-            saved = json.loads((best_dir / "best.json").read_text())
-            state.update(best=saved["value"], best_epoch=saved["epoch"])
-        resume_from = str(restored)
+        best.update(json.loads((restored / BEST_FILE).read_text()))
+        local[_epoch_of(restored)] = resume_from = str(restored)
 
     def report(metrics: dict[str, float], checkpoint_dir: str) -> None:
-        value = metrics[SELECTION_METRIC]
-        if value > state["best"] or not best_dir.exists():
-            state.update(best=value, best_epoch=int(metrics["epoch"]))
-            shutil.rmtree(best_dir, ignore_errors=True)
-            shutil.copytree(checkpoint_dir, best_dir, ignore=shutil.ignore_patterns("best", "restored"))
-            (best_dir / "best.json").write_text(json.dumps({"value": value, "epoch": state["best_epoch"]}))
-        shutil.copytree(best_dir, Path(checkpoint_dir) / "best", dirs_exist_ok=True)
-        result = {
-            **metrics,
-            "best_epoch": float(state["best_epoch"]),
-            f"best_{SELECTION_METRIC}": state["best"],
-        }
-        if int(metrics["epoch"]) == config.train.epochs:
+        epoch, value = int(metrics["epoch"]), metrics[SELECTION_METRIC]
+        if value >= best["value"]:  # of equals the later, as Tune's checkpoint-by-score keeps it
+            best.update(value=value, epoch=epoch)
+        (Path(checkpoint_dir) / BEST_FILE).write_text(json.dumps(best))
+        local[epoch] = checkpoint_dir
+        result = {**metrics, "best_epoch": float(best["epoch"]), f"best_{SELECTION_METRIC}": best["value"]}
+        if epoch == config.train.epochs:
+            best_dir = local.get(best["epoch"]) or _stored_checkpoint(best["epoch"], workdir / "best")
             test = evaluate_on_test(str(best_dir), config, brightness)
             (Path(checkpoint_dir) / TEST_METRICS_FILE).write_text(
                 json.dumps({k: np.asarray(v).tolist() for k, v in test.items()}, indent=1)
@@ -162,11 +157,47 @@ def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: di
             for prefix in SPLITS.values():
                 result.update(_flatten_test({k: v for k, v in test.items() if k.startswith(prefix)}, prefix))
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+        for old in [e for e in local if e not in (epoch, best["epoch"])]:  # persisted by now
+            shutil.rmtree(local.pop(old), ignore_errors=True)
 
     try:
-        fit(config.train_config(), data, report, workdir=str(workdir / "run"), resume_from=resume_from)
+        fit(
+            config.train_config(),
+            data,
+            report,
+            workdir=str(workdir / "run"),
+            resume_from=resume_from,
+            keep_checkpoints=None,  # report() keeps the best epoch's and the latest
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _epoch_of(checkpoint_dir: str | Path) -> int:
+    """The epoch a checkpoint written by `fit` ends (from its metrics.json)."""
+    return int(json.loads((Path(checkpoint_dir) / "metrics.json").read_text())["epoch"])
+
+
+def _stored_checkpoint(epoch: int, into: Path) -> Path:
+    """This trial's checkpoint of `epoch`, copied from experiment storage into `into` (a retried trial whose
+    best epoch was checkpointed on another node)."""
+    import pyarrow.fs as pafs
+
+    storage = tune.get_context().get_storage()
+    fs, trial_path = storage.storage_filesystem, storage.trial_fs_path
+    for info in fs.get_file_info(pafs.FileSelector(trial_path)):
+        if info.type != pafs.FileType.Directory or not info.base_name.startswith("checkpoint_"):
+            continue
+        with fs.open_input_stream(f"{info.path}/metrics.json") as stream:
+            if int(json.loads(stream.readall())["epoch"]) == epoch:
+                into.mkdir(parents=True, exist_ok=True)
+                pafs.copy_files(
+                    info.path, str(into), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem()
+                )
+                return into
+    raise FileNotFoundError(
+        f"{trial_path}: no kept checkpoint of epoch {epoch} (the study's best by {SELECTION_METRIC})"
+    )
 
 
 # --------------------------------------------------------------------------------------------- driver
@@ -199,7 +230,12 @@ def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict],
             config,
             uri,
             callbacks=tracking_callbacks(experiment, config.tracking),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            # The two best checkpoints by the selection metric and the latest (Ray always keeps the latest).
+            # Ray forces an experiment snapshot whenever a trial has checkpointed num_to_keep times since
+            # the last one (ray/tune/execution/experiment_state.py): 2 halves the snapshots of keeping 1.
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
+            ),
         ),
     )
 

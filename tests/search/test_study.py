@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 
@@ -74,10 +76,31 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
         assert row["n_seeds"] == "2"
         for _, suffix in COLUMNS:
             assert math.isfinite(float(row[f"{suffix}_mean"])) and float(row[f"{suffix}_std"]) >= 0
+    _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(tmp_path / "runs")
     markdown = (out / "table.md").read_text()
     assert "Target domain, test split" in markdown and "Source domain, test split" in markdown
     for name in ("bars.png", "per_joint.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(storage):
+    (experiment,) = [p for p in storage.iterdir() if p.is_dir()]
+    trials = [p for p in experiment.iterdir() if (p / "result.json").is_file()]
+    assert len(trials) == 2 * len(ARMS)
+    for trial in trials:
+        results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        values = [r["target_val_pdj20"] for r in results]
+        best_epoch = int(results[-1]["best_epoch"])
+        last_max = len(values) - 1 - int(np.argmax(values[::-1]))  # of equals the later, as Tune keeps
+        assert best_epoch == int(results[last_max]["epoch"])  # found from the reported metrics
+        kept = {}
+        for checkpoint in trial.glob("checkpoint_*"):
+            assert [p.name for p in checkpoint.rglob("state.pt")] == ["state.pt"]  # no second copy inside
+            epoch = int(json.loads((checkpoint / "metrics.json").read_text())["epoch"])
+            kept[epoch] = checkpoint
+            best_then = json.loads((checkpoint / "best.json").read_text())  # the best as of that epoch
+            assert best_then["value"] == max(values[:epoch]) and best_then["epoch"] <= epoch
+        assert {best_epoch, len(results)} <= set(kept)  # Tune kept the best epoch's weights and the latest
 
 
 def test_shipped_real_data_study_config_is_valid():
@@ -87,3 +110,50 @@ def test_shipped_real_data_study_config_is_valid():
     assert config.scheduler.type == "none"
     for overrides in arm_overrides(config).values():
         config.with_params(overrides)
+
+
+def _two_epochs_then_fetch_the_best(config):
+    import tempfile
+    from pathlib import Path
+
+    from ray import tune
+
+    from search.study import _stored_checkpoint
+
+    for epoch, value in ((1, 0.5), (2, 0.1)):  # epoch 1 is the best; only Tune's storage has it later
+        folder = Path(tempfile.mkdtemp())
+        (folder / "metrics.json").write_text(json.dumps({"epoch": epoch}))
+        (folder / "state.pt").write_bytes(bytes([epoch]) * 64)
+        tune.report(
+            {"target_val_pdj20": value, "epoch": epoch}, checkpoint=tune.Checkpoint.from_directory(folder)
+        )
+    got = _stored_checkpoint(1, Path(tempfile.mkdtemp()) / "best")
+    tune.report(
+        {
+            "found": json.loads((got / "metrics.json").read_text())["epoch"],
+            "bytes": (got / "state.pt").read_bytes()[0],
+        }
+    )
+
+
+def test_a_retried_trial_fetches_its_best_epoch_from_storage(tmp_path, ray_session):
+    """What a trial retried on a fresh node does: the best epoch's weights come from Tune's kept copy."""
+    import ray
+    from ray import tune
+
+    from search.study import SELECTION_METRIC
+
+    ray.init(address="local", num_cpus=1, include_dashboard=False)
+    results = tune.Tuner(
+        _two_epochs_then_fetch_the_best,
+        run_config=tune.RunConfig(
+            name="fetch",
+            storage_path=str(tmp_path),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
+            ),
+        ),
+    ).fit()
+    (result,) = results
+    assert result.error is None, result.error
+    assert result.metrics["found"] == 1 and result.metrics["bytes"] == 1
