@@ -36,6 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.demo_shards import demo_shards, posetune  # noqa: E402
 from data_pipeline.loader import AugmentConfig, ShardDataset  # noqa: E402
 from models.hourglass import HourglassConfig, StackedHourglass  # noqa: E402
 from models.losses import heatmap_mse  # noqa: E402
@@ -178,22 +179,6 @@ def run_step(args, device, config: HourglassConfig) -> dict:
 # ------------------------------------------------------------------------------------------------ data
 
 
-def make_shards(work: Path, clips: int, size: int) -> Path:
-    """Procedural demo data enhanced into Parquet shards at `size` px, through the CLI (as a user would)."""
-    shards = work / "shards"
-    if (shards / "manifest.json").is_file():
-        return shards
-    demo = work / "demo"
-    _cli(["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"])
-    _cli(
-        [
-            "data", "enhance", "--source", f"surreal:{demo / 'surreal'}", "--target", f"lsp:{demo / 'lsp'}",
-            "--out", str(shards), "--size", str(size),
-        ]
-    )  # fmt: skip
-    return shards
-
-
 def run_loader(args, shards: Path, input_size: int, gpu_images_per_s: float | None) -> dict:
     """Samples/s of the trial's training DataLoader (augmentation + occlusion) with 0 and N workers."""
     dataset = ShardDataset(
@@ -256,7 +241,7 @@ def run_search(args, work: Path, shards: Path, device) -> dict:
     sets = [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
     name = f"gpu-check-{int(time.time())}"
     started = time.perf_counter()
-    _cli(["search", "launch", "demo", "--name", name, "--storage", str(work / "runs"), *sets])
+    posetune(["search", "launch", "demo", "--name", name, "--storage", str(work / "runs"), *sets])
     wall = time.perf_counter() - started
     uri = str(work / "runs" / name)
     trials = []
@@ -290,13 +275,13 @@ def run_predict(args, work: Path, experiment: str, device) -> dict:
     import cv2
 
     best = work / "best.pt"
-    _cli(["search", "export", experiment, "--out", str(best)])
+    posetune(["search", "export", experiment, "--out", str(best)])
     picture = work / "person.png"
     image = np.random.default_rng(0).integers(0, 255, (300, 200, 3), dtype=np.uint8)
     cv2.imwrite(str(picture), image)
     out = work / "predictions"
     started = time.perf_counter()
-    _cli(["predict", str(best), str(picture), "--out", str(out), "--device", device.type])
+    posetune(["predict", str(best), str(picture), "--out", str(out), "--device", device.type])
     predictions = json.loads((out / "predictions.json").read_text())
     return {
         "device": device.type,
@@ -306,16 +291,6 @@ def run_predict(args, work: Path, experiment: str, device) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ main
-
-
-def _cli(argv: list[str]) -> str:
-    """Run `posetune ARGV` in a subprocess (a fresh Ray each time); its stdout, or an error with its tail."""
-    done = subprocess.run(
-        [sys.executable, "-m", "search.cli", *argv], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"posetune {' '.join(argv[:2])} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def _device_name(device) -> str:
@@ -411,7 +386,7 @@ def main(argv=None) -> int:
         gpu_rate = next(r["images_per_s"] for r in step["variants"] if r["name"] == "bf16 channels_last")
     shards = None
     if sections & {"loader", "search", "predict"}:
-        shards = section("shards", lambda: str(make_shards(work, clips, crop)), needed=True)
+        shards = section("shards", lambda: str(demo_shards(work, clips, crop)), needed=True)
     if shards:
         section("loader", lambda: run_loader(args, Path(shards), config.input_size, gpu_rate))
         search = section("search", lambda: run_search(args, work, Path(shards), device))

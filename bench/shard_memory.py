@@ -34,13 +34,9 @@ def scaled_shards(work: Path, clips: int, copies: int) -> Path:
     big = work / f"shards-x{copies}"
     if (big / "manifest.json").is_file():
         return big
-    demo, shards = work / "demo", work / "shards"
-    for argv in (
-        ["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"],
-        ["data", "enhance", "--source", f"surreal:{demo / 'surreal'}", "--target", f"lsp:{demo / 'lsp'}",
-         "--out", str(shards), "--size", "256"],
-    ):  # fmt: skip
-        subprocess.run([sys.executable, "-m", "search.cli", *argv], cwd=ROOT, check=True, capture_output=True)
+    from bench.demo_shards import demo_shards
+
+    shards = demo_shards(work, clips, 256)
     table = pq.read_table(shards / "source")
     (big / "source").mkdir(parents=True)
     for copy in range(copies):

@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,24 +28,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.demo_shards import demo_shards  # noqa: E402
 from models.train import _losses, _setup, fit  # noqa: E402
 from search.config import load_config  # noqa: E402
 from search.shards import build_train_data  # noqa: E402
-
-
-def demo_shards(work: Path, clips: int, size: int) -> Path:
-    shards = work / "shards"
-    if not (shards / "manifest.json").is_file():
-        demo = work / "demo"
-        for argv in (
-            ["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"],
-            ["data", "enhance", "--source", f"surreal:{demo / 'surreal'}", "--target", f"lsp:{demo / 'lsp'}",
-             "--out", str(shards), "--size", str(size)],
-        ):  # fmt: skip
-            subprocess.run(
-                [sys.executable, "-m", "search.cli", *argv], cwd=ROOT, check=True, capture_output=True
-            )
-    return shards
 
 
 def bare_rate(train_config, data, steps: int, workdir: str) -> float:

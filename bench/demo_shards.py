@@ -1,0 +1,32 @@
+"""Demo data enhanced into Parquet shards through the CLI, as a user makes them: shared by the benchmarks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def posetune(argv: list[str]) -> str:
+    """Run `posetune ARGV` in a subprocess (a fresh Ray each time); its stdout, or an error with its tail."""
+    done = subprocess.run(
+        [sys.executable, "-m", "search.cli", *argv], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"posetune {' '.join(argv[:2])} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def demo_shards(work: Path, clips: int, size: int) -> Path:
+    """`posetune data demo` (`clips` clips) then `posetune data enhance --size SIZE` into WORK/shards, once."""
+    shards = work / "shards"
+    if not (shards / "manifest.json").is_file():
+        demo = work / "demo"
+        posetune(["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"])
+        posetune(
+            ["data", "enhance", "--source", f"surreal:{demo / 'surreal'}", "--target", f"lsp:{demo / 'lsp'}",
+             "--out", str(shards), "--size", str(size)]
+        )  # fmt: skip
+    return shards
