@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from data_pipeline.errors import DataError
-from search.errors import ConfigError, SearchInterrupted
+from search.errors import ConfigError, SearchFailed, SearchInterrupted
 
 # Each module adds its subcommands to the parser; the order is the order of `posetune --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -18,6 +18,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "search.commands.predict",
     "search.commands.study",
 )
+
+
+# Documented in the README ("Exit codes"): 0 done, 1 the search ran and no trial finished, 2 bad input
+# (refused before anything ran), 3 interrupted (resume it), 130 Ctrl-C outside a search.
+EXIT_CODES = {SearchFailed: 1, DataError: 2, ConfigError: 2, SearchInterrupted: 3}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, ConfigError, SearchInterrupted) as error:
+    except (DataError, ConfigError, SearchFailed, SearchInterrupted) as error:
         print(f"posetune: error: {error}", file=sys.stderr)
-        return 2 if not isinstance(error, SearchInterrupted) else 3
+        return EXIT_CODES[type(error)]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

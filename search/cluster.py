@@ -20,6 +20,7 @@ import ray
 
 from search import PACKAGE_ROOT
 from search.config import ExperimentConfig
+from search.credentials import private_ray_temp_dir
 from search.errors import ConfigError
 from search.tracking import resolve_mode, wandb_env
 
@@ -36,6 +37,10 @@ def init_ray(address: str | None, env: dict[str, str]) -> None:
         env_vars["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
         )
+    # A local Ray logs into a folder only this user can enter (Tune hands AWS credentials to trials
+    # through runtime_env, which Ray's agent writes to its log); a cluster keeps its own temp dir.
+    if address == "local":
+        os.environ.setdefault("RAY_TMPDIR", private_ray_temp_dir())
     ray.init(
         address=address,
         runtime_env={"env_vars": env_vars},

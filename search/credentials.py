@@ -90,7 +90,8 @@ def has_redacted(value: Any) -> list[str]:
 
 
 def private_ray_temp_dir() -> str:
-    """A temp dir for a local Ray that only this user can enter (`$TMPDIR/posetune-ray-<uid>`, mode 0700).
+    """A temp dir for a local Ray that only this user can enter (`$TMPDIR/posetune-ray-<uid>`, mode 0700);
+    set as RAY_TMPDIR before a local Ray starts.
 
     Ray's default, /tmp/ray, is world-readable, and its runtime-env agent logs every `runtime_env` env var;
     Tune itself passes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN to its trainables that

@@ -14,3 +14,7 @@ class ConfigError(ValueError):
 
 class SearchInterrupted(RuntimeError):
     """The search stopped before every trial finished; the message says how to resume it."""
+
+
+class SearchFailed(RuntimeError):
+    """The search ran and no trial finished; the message sums up the trials' errors."""

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ray.tune import Tuner
 from data_pipeline import storage
 from search import PACKAGE_ROOT
 from search.config import ExperimentConfig, config_from_dict
+from search.credentials import redact, redact_argv, redact_text
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -49,34 +51,53 @@ def experiment_exists(uri: str) -> bool:
 # --------------------------------------------------------------------------------------------- manifest
 
 
+MANIFEST_FORMAT = "posetune-experiment"
+
+
 def read_experiment_manifest(uri: str) -> dict[str, Any]:
-    """The experiment manifest written at launch; its absence means `uri` is no posetune experiment."""
+    """The experiment manifest written at launch; ConfigError naming it when it is missing or not ours.
+
+    `resume` calls this before anything touches Tune's pickled state: a folder without a valid manifest
+    is not restored.
+    """
     fs, path = storage.resolve(uri)
+    where = storage.join(uri, EXPERIMENT_MANIFEST)
     try:
         with fs.open_input_stream(f"{path}/{EXPERIMENT_MANIFEST}") as stream:
-            return json.loads(stream.readall())
-    except (FileNotFoundError, OSError) as error:
-        raise ConfigError(
-            f"not a posetune experiment (no {EXPERIMENT_MANIFEST}): {error}", path=uri
-        ) from error
+            manifest = json.loads(stream.readall().decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("missing: not a posetune experiment folder", path=where) from None
+    except OSError as error:
+        raise ConfigError(f"cannot be read ({error})", path=where) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"not valid JSON ({type(error).__name__})", path=where) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise ConfigError("not a posetune experiment manifest (no config section)", path=where)
+    if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
+        raise ConfigError(f"format {manifest.get('format')!r} is not {MANIFEST_FORMAT!r}", path=where)
+    return manifest
 
 
 def experiment_config(uri: str) -> ExperimentConfig:
     """The resolved config the experiment at `uri` was launched with."""
     manifest = read_experiment_manifest(uri)
-    return config_from_dict(manifest["config"], path=f"{uri}/{EXPERIMENT_MANIFEST}")
+    return config_from_dict(manifest["config"], path=storage.join(uri, EXPERIMENT_MANIFEST))
 
 
 def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> None:
-    """Record what is needed to reproduce and resume the experiment: config, versions, code, command."""
+    """Record what is needed to reproduce and resume the experiment: config, versions, code, command.
+
+    Credentials (URI user-info, secret-named keys, values of secret environment variables) are redacted.
+    """
     manifest = {
+        "format": MANIFEST_FORMAT,
         "name": name,
-        "experiment_uri": uri,
+        "experiment_uri": redact_text(uri),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": config.to_dict(),
+        "config": redact(config.to_dict()),
         "versions": _versions(),
         "git_sha": _git_sha(),
-        "command": sys.argv,
+        "command": redact_argv(sys.argv),
         "optuna_journal": journal_path(uri),
     }
     fs, path = storage.resolve(uri)
@@ -118,17 +139,85 @@ def journal_path(uri: str) -> str:
 
 
 def journal_storage(uri: str) -> optuna.storages.JournalStorage:
-    """Optuna's storage over the experiment's journal file."""
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal_path(uri)))
+    """Optuna's storage over the experiment's journal file (for object storage, a local file that is
+    copied next to the experiment after every write)."""
+    if storage.is_local(uri):
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal_path(uri)))
+    return optuna.storages.JournalStorage(StoredJournalBackend(journal_path(uri), uri))
 
 
-def sync_journal(uri: str) -> None:
-    """Copy the local Optuna journal into object storage next to the experiment."""
+class StoredJournalBackend(optuna.storages.journal.JournalFileBackend):
+    """Optuna's journal file, copied to the experiment's object storage after every write (each ask and
+    tell), so a driver lost at any moment leaves the journal its pickled searcher state refers to.
+
+    Unpickled by a new driver (inside Tune's searcher state), it forgets the byte offsets of the old
+    driver's file: `fetch_journal` put the stored copy there, and stale offsets would land mid-line.
+    """
+
+    def __init__(self, file_path: str, uri: str):
+        super().__init__(file_path)
+        self._uri = uri
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        super().append_logs(logs)
+        sync_journal(self._uri, self._file_path)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._log_number_offset = {0: 0}
+
+
+def sync_journal(uri: str, local: str | None = None) -> None:
+    """Copy the local Optuna journal (`local`, default `journal_path(uri)`) into object storage next to
+    the experiment; pyarrow's S3 upload appears whole when closed, so readers never see half of it."""
     if storage.is_local(uri):
         return
     fs, path = storage.resolve(uri)
     try:
-        with open(journal_path(uri), "rb") as source, fs.open_output_stream(f"{path}/{JOURNAL}") as target:
-            target.write(source.read())
+        with open(local or journal_path(uri), "rb") as source:
+            data = source.read()
+        with fs.open_output_stream(f"{path}/{JOURNAL}") as target:
+            target.write(data)
     except OSError as error:
         log.warning("could not copy the Optuna journal to %s: %s", uri, error)
+
+
+def fetch_journal(uri: str, local: str) -> None:
+    """Put the journal stored with the experiment at `local`, where a restored searcher will open it.
+
+    A new driver (another machine, an emptied cache) has no local journal; the pickled OptunaSearch holds
+    the absolute path the first driver used, and it fails on its first `ask()` if nothing is there.
+    """
+    if storage.is_local(uri):
+        return
+    fs, path = storage.resolve(uri)
+    try:
+        with fs.open_input_stream(f"{path}/{JOURNAL}") as stream:
+            data = stream.readall()
+    except (FileNotFoundError, OSError):
+        return  # the search never wrote one: Optuna starts an empty journal
+    Path(local).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{local}.fetch"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, local)
+
+
+def read_journal(uri: str) -> optuna.storages.JournalStorage | None:
+    """Optuna's storage over the journal stored with the experiment (read from storage, so another
+    machine sees it too); None when there is none."""
+    fs, path = storage.resolve(uri)
+    if storage.is_local(uri):
+        local = f"{path}/{JOURNAL}"
+        if not os.path.isfile(local):
+            return None
+    else:
+        try:
+            with fs.open_input_stream(f"{path}/{JOURNAL}") as stream:
+                data = stream.readall()
+        except (FileNotFoundError, OSError):
+            return None
+        handle, local = tempfile.mkstemp(prefix="posetune-journal-", suffix=".log")
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(local))

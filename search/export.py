@@ -1,34 +1,42 @@
-"""Export the best checkpoint of a search as one model file (and optionally ONNX)."""
+"""Export the best checkpoint of a search as one model file (and optionally ONNX).
+
+The best checkpoint is found from Tune's JSON results (`search.tune_results`), never through Tune's
+ExperimentAnalysis (which unpickles fields of the experiment folder), and its weights are loaded with
+`torch.load(weights_only=True)`.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-from ray.tune import ExperimentAnalysis, ResultGrid
+import pyarrow.fs
 
 from data_pipeline import storage
+from data_pipeline.errors import DataError
 from models.export import export_onnx, save_exported
 from models.train import load_checkpoint
 from search.best import best_by
+from search.credentials import redact_text
 from search.errors import ConfigError
 from search.experiment import experiment_config
+from search.tune_results import NoTuneResults, kept_checkpoints, read_trials
 
 
 def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None):
-    """(Result, its best Checkpoint, that checkpoint's metrics) over every trial's kept checkpoints."""
+    """(trial, checkpoint folder on the experiment's filesystem, its metrics) over every kept checkpoint."""
     config = experiment_config(uri)
     metric = metric or config.search.metric
     mode = mode or config.search.mode
     fs, path = storage.resolve(uri)
-    analysis = ExperimentAnalysis(path, storage_filesystem=fs, default_metric=metric, default_mode=mode)
-    kept = [
-        (result, checkpoint, metrics)
-        for result in ResultGrid(analysis)
-        for checkpoint, metrics in result.best_checkpoints or []
-    ]
+    try:
+        trials = read_trials(fs, path)
+    except NoTuneResults as error:
+        raise ConfigError(f"no trial results ({error})", path=uri) from None
+    kept = [(trial, folder, row) for trial in trials for folder, row in kept_checkpoints(fs, trial)]
     best = best_by(kept, lambda entry: entry[2].get(metric), mode)
     if best is None:
-        raise ConfigError(f"no checkpoint reports {metric!r}; nothing to export", path=uri)
+        raise ConfigError(f"no kept checkpoint reports {metric!r}; nothing to export", path=uri)
     return best
 
 
@@ -36,9 +44,14 @@ def export_best(
     uri: str, *, out: str = "best.pt", metric: str | None = None, mode: str | None = None, onnx: bool = False
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
-    result, checkpoint, metrics = best_checkpoint(uri, metric, mode)
-    with checkpoint.as_directory() as directory:
-        model, train_config, _ = load_checkpoint(directory)
+    trial, folder, metrics = best_checkpoint(uri, metric, mode)
+    fs, _ = storage.resolve(uri)
+    with tempfile.TemporaryDirectory(prefix="posetune-export-") as local:
+        pyarrow.fs.copy_files(folder, local, source_filesystem=fs, destination_filesystem=pyarrow.fs.LocalFileSystem())
+        try:
+            model, train_config, _ = load_checkpoint(local)
+        except Exception as error:  # weights_only refuses pickled code; a damaged file fails to parse
+            raise DataError(folder, f"not a loadable checkpoint ({type(error).__name__})") from None
     written = [
         str(
             save_exported(
@@ -46,12 +59,8 @@ def export_best(
                 model,
                 train_config,
                 metrics=metrics,
-                hyperparameters=dict(result.config),
-                provenance={
-                    "experiment": uri,
-                    "trial_id": metrics.get("trial_id"),
-                    "checkpoint": checkpoint.path,
-                },
+                hyperparameters=dict(trial.config),
+                provenance={"experiment": redact_text(uri), "trial_id": trial.trial_id, "checkpoint": folder},
             )
         )
     ]

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from ray.tune import ExperimentAnalysis
+import pandas as pd
 
 from data_pipeline import storage
 from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
-from search.experiment import STUDY_NAME, experiment_config, journal_storage
+from search.errors import ConfigError
+from search.experiment import STUDY_NAME, experiment_config, read_journal
+from search.tune_results import NoTuneResults, read_trials
 
 TABLE_METRICS = (
     *(names.TARGET_VAL + name for name in names.PDJ_FRACTIONS),
@@ -61,41 +63,47 @@ class Inspection:
 
 
 def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]:
-    """Every trial with its searched values and the metrics of its best epoch."""
+    """Every trial with its searched values and the metrics of its best epoch.
+
+    Read from Tune's JSON files with `search.tune_results`, never through Tune's ExperimentAnalysis,
+    which unpickles fields of the experiment folder (a crafted folder would run code here).
+    """
     config = experiment_config(uri)
     metric, mode = config.search.metric, config.search.mode
     fs, path = storage.resolve(uri)
-    analysis = ExperimentAnalysis(path, storage_filesystem=fs)
-    frames = analysis.trial_dataframes
-    rows = []
-    for trial in analysis.trials:
-        frame = frames.get(trial.trial_id)
-        at = None
-        if frame is not None and not frame.empty and metric in frame:
-            at = best_by(frame.index, frame[metric].get, mode)
-        if at is None:
-            rows.append(TrialRow(trial.trial_id, trial.status, dict(trial.config), 0, None, {}))
+    try:
+        trials = read_trials(fs, path)
+    except NoTuneResults as error:
+        raise ConfigError(f"no trial results yet ({error})", path=uri) from None
+    rows, frames = [], {}
+    for trial in trials:
+        scored = [r for r in trial.results if _number(r.get(metric)) is not None]
+        best = best_by(scored, lambda r: _number(r.get(metric)), mode)
+        if best is None:
+            rows.append(TrialRow(trial.trial_id, trial.status, trial.config, 0, None, {}))
             continue
-        best = frame.loc[at]
-        metrics = {k: float(best[k]) for k in (metric, *TABLE_METRICS) if k in best and not _isnan(best[k])}
+        frames[trial.trial_id] = pd.DataFrame(trial.results)
+        metrics = {k: float(best[k]) for k in (metric, *TABLE_METRICS) if _number(best.get(k)) is not None}
         rows.append(
             TrialRow(
                 trial.trial_id,
                 trial.status,
-                dict(trial.config),
-                int(frame["training_iteration"].max()),
-                int(best["training_iteration"]),
+                trial.config,
+                max(int(r.get("training_iteration", 0)) for r in trial.results),
+                int(best.get("training_iteration", 0)),
                 metrics,
             )
         )
-    return config, rows, {"frames": frames}
+    return config, rows, {"frames": frames, "trials": trials}
 
 
-def _isnan(value) -> bool:
+def _number(value) -> float | None:
+    """`value` as a finite float, or None (missing, NaN, or not a number)."""
     try:
-        return math.isnan(float(value))
+        number = float(value)
     except (TypeError, ValueError):
-        return True
+        return None
+    return number if math.isfinite(number) else None
 
 
 def best_row(rows: list[TrialRow], metric: str, mode: str) -> TrialRow | None:
@@ -103,9 +111,13 @@ def best_row(rows: list[TrialRow], metric: str, mode: str) -> TrialRow | None:
 
 
 def param_importances(uri: str) -> dict[str, float]:
-    """Optuna's fANOVA importances of the searched keys (needs a few finished trials)."""
+    """Optuna's fANOVA importances of the searched keys (needs a few finished trials), from the journal
+    stored with the experiment (so they show on any machine, not only the one that ran the search)."""
+    journal = read_journal(uri)
+    if journal is None:
+        return {}
     try:
-        study = optuna.load_study(study_name=STUDY_NAME, storage=journal_storage(uri))
+        study = optuna.load_study(study_name=STUDY_NAME, storage=journal)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if len(complete) < 2 or not study.best_trial.params:
             return {}

@@ -16,7 +16,7 @@ from data_pipeline import storage
 from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
 from data_pipeline.pipeline import run_enhancement
-from data_pipeline.procedural import write_demo
+from data_pipeline.procedural import demo_exists, write_demo
 from data_pipeline.schema import check_schema_version
 from models.train import TrainData
 from search.config import ExperimentConfig
@@ -66,12 +66,46 @@ def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
     """The enhancement inputs as `format:path` specs, generating the demo set when asked."""
     if config.data.demo:
         out = demo_data_dir(config)
-        if not os.path.isdir(os.path.join(out, "lsp")):
+        if not demo_exists(out):  # written whole or not at all: a half-written set is never reused
             log.info("generating the procedural demo data in %s", out)
             kwargs = {} if config.data.demo_clips is None else {"clips": config.data.demo_clips}
-            write_demo(out, seed=config.data.demo_seed, **kwargs)
+            write_demo(out, seed=config.data.demo_seed, overwrite=True, **kwargs)
         return [f"surreal:{out}/surreal"], [f"lsp:{out}/lsp"]
     return [config.data.source] if config.data.source else [], list(config.data.targets)
+
+
+def needed_splits(config: ExperimentConfig, test: bool = False) -> list[tuple[str, str]]:
+    """(domain, split) pairs the trials of `config` read; `test` adds the study's test splits."""
+    needed = [("source", "train"), ("source", "val"), ("target", "val")]
+    if config.train.adv_weight > 0 or "train.adv_weight" in config.search.space:
+        needed.append(("target", "adapt"))
+    if test:
+        needed += [("source", "test"), ("target", "test")]
+    return needed
+
+
+def check_splits(config: ExperimentConfig, test: bool = False) -> None:
+    """Refuse shards (that exist) missing a split the trials will read, before any trial fails on it.
+
+    Every clip skipped, an unreadable joints.mat or a COCO file without a val split all show up here as a
+    split with no samples in the shards manifest, instead of as every trial failing its retries.
+    """
+    for brightness in brightness_variants(config):
+        root = shard_dir(config, brightness)
+        if not shards_exist(root):
+            continue
+        manifest = read_shards_manifest(root)
+        counts = manifest.get("counts", {})
+        missing = [f"{d} {s}" for d, s in needed_splits(config, test) if not counts.get(d, {}).get(s)]
+        if missing:
+            skipped = manifest.get("skipped") or []
+            why = f"; {len(skipped)} inputs were skipped, e.g. {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+            raise ConfigError(
+                f"no samples in the {', '.join(missing)} split(s) that trials read (the shards hold "
+                f"{ {d: dict(c) for d, c in counts.items()} }){why}",
+                path=root,
+                key="data.shards",
+            )
 
 
 def prepare_shards(config: ExperimentConfig) -> list[str]:

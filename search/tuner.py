@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import optuna
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -20,21 +21,26 @@ from data_pipeline import storage
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig
-from search.errors import ConfigError, SearchInterrupted
+from search.credentials import has_redacted
+from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
+    EXPERIMENT_MANIFEST,
     STUDY_NAME,
     experiment_config,
     experiment_exists,
     experiment_uri,
+    fetch_journal,
+    journal_path,
     journal_storage,
-    sync_journal,
+    read_experiment_manifest,
     write_experiment_manifest,
 )
 from search.results import TrialRow, best_row, collect
-from search.shards import prepare_shards
+from search.shards import check_splits, prepare_shards
 from search.space import default_point, make_sampler, optuna_space
 from search.tracking import tracking_callbacks
 from search.trainable import run_trial
+from search.tune_results import error_summary, read_trials
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +56,16 @@ class SearchOutcome:
     unfinished: int
     best: TrialRow | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # errored trial id -> its exception, one line
 
     @property
     def interrupted(self) -> bool:
         return self.unfinished > 0
+
+    @property
+    def failed(self) -> bool:
+        """Every trial ran and none finished: the search produced nothing."""
+        return self.num_trials > 0 and self.finished == 0 and not self.interrupted
 
 
 def _searcher(config: ExperimentConfig, uri: str) -> OptunaSearch:
@@ -100,13 +112,16 @@ def run_config(
     """The RunConfig of every posetune Tuner: the experiment at `uri`, the config's retry policy."""
     fs, path = storage.resolve(uri)
     storage_path, name = path.rsplit("/", 1)
+    # Tune's JSON and CSV result files (what inspect, export and the study read), and not its TensorBoard
+    # files: W&B is the dashboard, and the TensorBoard writer cost the driver ~11 ms per result.
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     return tune.RunConfig(
         name=name,
         storage_path=storage_path,
         storage_filesystem=fs,
         failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
         checkpoint_config=checkpoint_config,
-        callbacks=callbacks,
+        callbacks=[*callbacks, JsonLoggerCallback(), CSVLoggerCallback()],
         stop=stop,
         verbose=1,
     )
@@ -166,7 +181,13 @@ class _TermAsGracefulStop:
 
 
 def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
-    config, rows, _ = collect(uri)
+    config, rows, extra = collect(uri)
+    fs, _ = storage.resolve(uri)
+    errors = {
+        trial.trial_id: error_summary(fs, trial) or "no error.txt"
+        for trial in extra["trials"]
+        if trial.status == "ERROR"
+    }
     finished = sum(r.status == "TERMINATED" for r in rows)
     errored = sum(r.status == "ERROR" for r in rows)
     return SearchOutcome(
@@ -177,6 +198,7 @@ def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
         unfinished=len(rows) - finished - errored,
         best=best_row(rows, config.search.metric, config.search.mode),
         timings=timings,
+        errors=errors,
     )
 
 
@@ -190,8 +212,7 @@ def launch(
     """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     uri = experiment_uri(config.storage.path, name)
-    timings = {"ray_start_s": start_ray(config, address)}
-
+    # Refusals that need no cluster come before Ray starts.
     if experiment_exists(uri):
         if if_exists == "resume":
             log.warning("experiment %s exists: resuming it", uri)
@@ -201,10 +222,13 @@ def launch(
             f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
             path=uri,
         )
+    check_splits(config)  # shards that exist already: every split the trials read has samples
+    timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 
     start = time.perf_counter()
     prepare_shards(config)
+    check_splits(config)  # shards made just now
     timings["data_s"] = time.perf_counter() - start
 
     write_experiment_manifest(uri, name, config)
@@ -214,11 +238,30 @@ def launch(
 def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
     """Continue an interrupted or crashed experiment: finished trials stay, the searcher and ASHA's
     rungs are restored, unfinished and errored trials continue from their last checkpoint."""
+    manifest = read_experiment_manifest(uri)  # before anything reads Tune's pickled state
     config = experiment_config(uri)
-    timings = {"ray_start_s": start_ray(config, address)}
+    redacted = [k for k in has_redacted(manifest["config"]) if k.startswith("data.")]
+    if redacted:
+        raise ConfigError(
+            "holds credentials that were redacted from the manifest; give storage credentials through "
+            "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) rather than inside URIs",
+            path=storage.join(uri, EXPERIMENT_MANIFEST),
+            key=redacted[0],
+        )
     if not experiment_exists(uri):
         raise ConfigError("no Tune experiment state to resume here (was it launched?)", path=uri)
     fs, path = storage.resolve(uri)
+    trials = read_trials(fs, path)
+    if trials and all(t.status == "TERMINATED" for t in trials) and len(trials) >= config.search.num_samples:
+        raise ConfigError(
+            f"all {len(trials)} trials of this search finished: nothing to resume "
+            f"(`posetune search resume {uri} --more N` adds N trials)",
+            path=uri,
+        )
+    timings = {"ray_start_s": start_ray(config, address)}
+    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
+    # The restored searcher opens the journal at the path the first driver used: put it there first.
+    fetch_journal(uri, manifest.get("optuna_journal") or journal_path(uri))
     tuner = tune.Tuner.restore(
         path,
         trainable=with_trial_resources(run_trial, config, experiment=config.to_dict()),
@@ -235,8 +278,19 @@ def _fit(tuner, uri: str, timings: dict[str, float]) -> SearchOutcome:
     with _TermAsGracefulStop():
         tuner.fit()
     timings["search_s"] = time.perf_counter() - start
-    sync_journal(uri)
     return _outcome(uri, timings)
+
+
+def raise_if_failed(outcome: SearchOutcome) -> None:
+    """SearchFailed, with each errored trial's exception, when every trial ran and none finished."""
+    if outcome.failed:
+        shown = [f"{trial}: {error}" for trial, error in list(outcome.errors.items())[:5]]
+        more = f"; and {len(outcome.errors) - 5} more" if len(outcome.errors) > 5 else ""
+        raise SearchFailed(
+            f"{outcome.experiment_uri}: no trial finished ({outcome.errored} errored): "
+            + "; ".join(shown)
+            + more
+        )
 
 
 def raise_if_interrupted(outcome: SearchOutcome) -> None:

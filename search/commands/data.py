@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 from pathlib import Path
 
 
@@ -163,6 +164,10 @@ def run_enhance(args: argparse.Namespace) -> int:
 
     import ray
 
+    from search.credentials import private_ray_temp_dir
+
+    if not os.environ.get("RAY_ADDRESS"):  # a local Ray started here logs privately
+        os.environ.setdefault("RAY_TMPDIR", private_ray_temp_dir())
     started_here = not ray.is_initialized()
     try:
         manifest = run_enhancement(

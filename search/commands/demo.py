@@ -52,7 +52,7 @@ def run_demo(
     from search.export import export_best
     from search.results import format_table, inspect
     from search.space import default_point
-    from search.tuner import launch, raise_if_interrupted
+    from search.tuner import launch, raise_if_failed, raise_if_interrupted
 
     total = time.perf_counter()
     out_dir = Path(out).expanduser().resolve()
@@ -62,6 +62,7 @@ def run_demo(
 
     # Ray start, demo data generation + Ray Data enhancement, then the search.
     outcome = launch(experiment, name=f"demo-{time.strftime('%Y%m%d-%H%M%S')}", address=address)
+    raise_if_failed(outcome)  # nothing to inspect or export
     timings = dict(outcome.timings)
 
     summary: dict = {"experiment": outcome.experiment_uri, "interrupted": outcome.interrupted}

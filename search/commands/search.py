@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print_outcome(outcome) -> int:
-    from search.tuner import raise_if_interrupted
+    from search.tuner import raise_if_failed, raise_if_interrupted
 
     print(
         f"\n{outcome.finished} finished, {outcome.errored} errored, {outcome.unfinished} unfinished "
@@ -71,6 +71,7 @@ def _print_outcome(outcome) -> int:
         }
         print(f"best trial {outcome.best.trial_id}: {shown}")
     raise_if_interrupted(outcome)
+    raise_if_failed(outcome)
     print(f"next: posetune search inspect {outcome.experiment_uri}")
     return 0
 

@@ -1,0 +1,194 @@
+"""A search on object storage survives the loss of its driver (a KubeRay RayJob retry, a lost laptop).
+
+Against a real S3-compatible server (moto) through pyarrow's own S3 filesystem: the shards are enhanced into
+`s3://`, a search is launched there, its driver is SIGKILLed mid-search, and a new driver with an empty cache
+and a fresh home directory resumes it. Finished trials stay as they were, Optuna gets no duplicate trials,
+ASHA's rungs keep every record, and the parameter importances are visible from yet another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from search.cli import main
+from tests.s3_server import s3_server  # noqa: F401  (fixture)
+from tests.search.tiny import TINY, kill_process_group, tiny_config
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+NUM_SAMPLES = 6
+JOURNAL = "optuna-journal.log"
+STUDY_NAME = "posetune"
+
+
+def _read(fs, path: str) -> bytes | None:
+    try:
+        with fs.open_input_stream(path) as stream:
+            return stream.readall()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _trial_states(fs, experiment: str) -> dict[str, tuple[str, dict]]:
+    """trial_id -> (status, last result) from the newest Tune snapshot on the server (plain JSON)."""
+    import pyarrow.fs
+
+    selector = pyarrow.fs.FileSelector(experiment, allow_not_found=True)
+    names = sorted(i.path for i in fs.get_file_info(selector) if "/experiment_state-" in i.path)
+    if not names:
+        return {}
+    try:
+        state = json.loads(_read(fs, names[-1]) or b"")
+    except json.JSONDecodeError:
+        return {}
+    out = {}
+    for trial_json, runtime in state["trial_data"]:
+        trial = json.loads(trial_json)
+        out[trial["trial_id"]] = (trial["status"], json.loads(runtime)["last_result"])
+    return out
+
+
+def _asha_records(fs, experiment: str) -> dict:
+    """(milestone, trial_id) -> recorded value from the newest ASHA callback state (this test's own run)."""
+    import pyarrow.fs
+
+    selector = pyarrow.fs.FileSelector(experiment, allow_not_found=True)
+    names = sorted(i.path for i in fs.get_file_info(selector) if "/callback-states-" in i.path)
+    state = pickle.loads(_read(fs, names[-1]))
+    asha = next(s for s in state.values() if s and "rungs" in s)
+    return {(m, tid): v for bracket in asha["rungs"] for m, rec in bracket for tid, v in rec.items()}
+
+
+def _trials(journal: bytes) -> list[optuna.trial.FrozenTrial]:
+    """The Optuna trials recorded in a journal's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / JOURNAL
+        path.write_bytes(journal)
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials(deepcopy=True)
+
+
+def _driver_env(s3, home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSETUNE_", "RAY_"))}
+    return {
+        **env,
+        **s3.env(),
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "TUNE_GLOBAL_CHECKPOINT_S": "0",
+    }
+
+
+def _cli(*args: str, env: dict, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "search.cli", *args],
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, s3_server, monkeypatch):  # noqa: F811
+    import ray
+
+    fs = s3_server.filesystem
+    bucket = s3_server.bucket()
+    demo = Path(shard_root) / "demo-data-seed0"
+    shards = s3_server.uri(f"{bucket}/shards")
+    try:
+        assert main([
+            "data", "enhance", "--source", f"surreal:{demo}/surreal", "--target", f"lsp:{demo}/lsp",
+            "--out", s3_server.uri(f"{bucket}/shards/centred"), "--size", "64", "--frames-per-clip", "4",
+        ]) == 0  # fmt: skip
+    finally:
+        ray.shutdown()
+    assert f"{bucket}/shards/centred/manifest.json" in s3_server.files(f"{bucket}/shards")
+
+    config = tiny_config(
+        tmp_path,
+        data={"demo": False, "shards": shards, "size": 64},
+        train={**TINY["train"], "epochs": 3},
+        search={**TINY["search"], "num_samples": NUM_SAMPLES, "max_concurrent": 1},
+        tracking={"wandb": "none"},
+    )
+    config_file = tmp_path / "s3.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    storage = s3_server.uri(f"{bucket}/runs")
+    experiment = f"{bucket}/runs/s3kill"
+    uri = s3_server.uri(experiment)
+
+    first_home = tmp_path / "home1"
+    driver = _cli(
+        "search", "launch", str(config_file), "--name", "s3kill", "--storage", storage,
+        env=_driver_env(s3_server, first_home), cwd=tmp_path,
+    )  # fmt: skip
+    before: dict = {}
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            states = _trial_states(fs, experiment)
+            done = [t for t, (status, _) in states.items() if status == "TERMINATED"]
+            if len(done) >= 2 and len(states) > len(done):
+                before = states
+                break
+            assert driver.poll() is None, driver.stdout.read()
+            time.sleep(0.5)
+        assert before, "the search never got two trials done"
+        records_before = _asha_records(fs, experiment)
+        # The journal reaches storage while the search runs, not only when it ends.
+        journal = _read(fs, f"{experiment}/{JOURNAL}")
+        assert journal is not None, "no Optuna journal on storage during the search"
+        complete = [t for t in _trials(journal) if t.state == optuna.trial.TrialState.COMPLETE]
+        assert len(complete) >= 2
+    finally:
+        kill_process_group(driver)
+    assert driver.returncode == -9
+
+    shutil.rmtree(first_home)  # the first driver's cache and home are gone with its machine
+    resumed = _cli("search", "resume", uri, env=_driver_env(s3_server, tmp_path / "home2"), cwd=tmp_path)
+    output, _ = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, output[-4000:]
+
+    after = _trial_states(fs, experiment)
+    assert len(after) == NUM_SAMPLES, output[-3000:]
+    assert all(status == "TERMINATED" for status, _ in after.values()), after
+    for trial_id, (status, result) in before.items():
+        if status == "TERMINATED":
+            assert after[trial_id][1]["training_iteration"] == result["training_iteration"]
+            assert after[trial_id][1]["target_val_pdj20"] == result["target_val_pdj20"]
+
+    trials = _trials(_read(fs, f"{experiment}/{JOURNAL}"))
+    assert len(trials) == NUM_SAMPLES  # no duplicates from the restore
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+
+    records_after = _asha_records(fs, experiment)
+    assert records_before, "ASHA had recorded nothing before the kill"
+    for key, value in records_before.items():
+        assert records_after.get(key) == value, f"ASHA lost {key} on restore"
+
+    # Another machine: a home and cache that never saw this search still gets the importances.
+    monkeypatch.setenv("HOME", str(tmp_path / "home3"))
+    monkeypatch.setenv("POSETUNE_CACHE", str(tmp_path / "cache3"))
+    inspected = _cli("search", "inspect", uri, "--json", "--no-plots",
+                     env=_driver_env(s3_server, tmp_path / "home3"), cwd=tmp_path)  # fmt: skip
+    output, _ = inspected.communicate(timeout=300)
+    assert inspected.returncode == 0, output
+    report = json.loads(output[output.index("{"):])
+    assert len(report["trials"]) == NUM_SAMPLES
+    assert set(report["importances"]) == set(config.search.space)

@@ -1,0 +1,153 @@
+"""An experiment folder is data, not code: inspecting or exporting one (a colleague's shared `s3://` run, say)
+never unpickles anything it holds, and `resume` (which must restore Tune's pickled state) checks the
+experiment's own manifest before it touches that state.
+
+Tune's `experiment_state-*.json` embeds cloudpickled fields (`CLOUDPICKLE_FALLBACK`); reading it through
+Tune's ExperimentAnalysis runs them. Here a crafted payload would create a marker file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from search.cli import main
+from tests.search.tiny import TINY, tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+class _Payload:
+    """Unpickling this object writes a marker file (pickle calls builtins.exec with the code)."""
+
+    def __init__(self, marker: Path):
+        self.code = f"open({str(marker)!r}, 'w').write('pwned')"
+
+    def __reduce__(self):
+        return (exec, (self.code,))
+
+
+def _cloudpickle_field(marker: Path) -> dict:
+    return {"_type": "CLOUDPICKLE_FALLBACK", "value": pickle.dumps(_Payload(marker)).hex()}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, shard_root):
+    """A real finished search of 2 trials (1 epoch each), launched through the CLI."""
+    import ray
+
+    tmp = tmp_path_factory.mktemp("untrusted")
+    config = tiny_config(
+        tmp,
+        data={**TINY["data"], "shards": shard_root},
+        train={**TINY["train"], "epochs": 1},
+        search={**TINY["search"], "num_samples": 2},
+        tracking={"wandb": "none"},
+    )
+    config_file = tmp / "c.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    try:
+        assert main(["search", "launch", str(config_file), "--name", "trusted"]) == 0
+    finally:
+        ray.shutdown()
+    return tmp / "runs" / "trusted"
+
+
+def _tampered_copy(experiment: Path, dst: Path, marker: Path) -> Path:
+    """A copy whose Tune state carries the payload at the top and in every trial's JSON state."""
+    shutil.copytree(experiment, dst)
+    for path in glob.glob(str(dst / "experiment_state-*.json")):
+        state = json.loads(Path(path).read_text())
+        state["payload"] = _cloudpickle_field(marker)
+        for entry in state["trial_data"]:
+            trial = json.loads(entry[0])
+            trial["payload"] = _cloudpickle_field(marker)
+            entry[0] = json.dumps(trial)
+        Path(path).write_text(json.dumps(state))
+    return dst
+
+
+def test_the_payload_is_live_when_tune_reads_the_state(finished, tmp_path):
+    """The guard of the tests below: Tune's own reader does run this payload."""
+    from ray.tune import ExperimentAnalysis
+
+    marker = tmp_path / "marker"
+    copy = _tampered_copy(finished, tmp_path / "copy", marker)
+    ExperimentAnalysis(str(copy))
+    assert marker.read_text() == "pwned"
+
+
+def test_inspect_reads_results_without_running_code_from_the_folder(finished, tmp_path, capsys):
+    marker = tmp_path / "marker"
+    copy = _tampered_copy(finished, tmp_path / "copy", marker)
+    assert main(["search", "inspect", str(copy), "--json", "--no-plots"]) == 0
+    assert not marker.exists()
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["trials"]) == 2
+    assert all(t["status"] == "TERMINATED" for t in report["trials"])
+    assert report["best"]["metrics"]["target_val_pdj20"] == max(
+        t["metrics"]["target_val_pdj20"] for t in report["trials"]
+    )
+
+
+def test_export_reads_results_without_running_code_from_the_folder(finished, tmp_path):
+    marker = tmp_path / "marker"
+    copy = _tampered_copy(finished, tmp_path / "copy", marker)
+    out = tmp_path / "best.pt"
+    assert main(["search", "export", str(copy), "--out", str(out)]) == 0
+    assert not marker.exists()
+    assert "state_dict" in torch.load(out, weights_only=True)
+
+
+def test_export_refuses_a_checkpoint_that_holds_pickled_code(finished, tmp_path, capsys):
+    marker = tmp_path / "marker"
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy)
+    for weights in copy.glob("*/checkpoint_*/*.pt"):
+        weights.write_bytes(pickle.dumps(_Payload(marker)))
+    assert main(["search", "export", str(copy), "--out", str(tmp_path / "best.pt")]) == 2
+    assert not marker.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posetune: error: ")
+
+
+@pytest.mark.parametrize("manifest", ["missing", "garbage", "not-ours"])
+def test_resume_checks_the_manifest_before_restoring_tunes_pickled_state(finished, tmp_path, capsys, manifest):
+    marker = tmp_path / "marker"
+    copy = _tampered_copy(finished, tmp_path / "copy", marker)
+    for pickled in copy.glob("*.pkl"):  # Tune's own pickles carry the payload too
+        pickled.write_bytes(pickle.dumps(_Payload(marker)))
+    if manifest == "missing":
+        (copy / "manifest.json").unlink()
+    elif manifest == "garbage":
+        (copy / "manifest.json").write_bytes(b"\x00\xff{not json")
+    else:
+        (copy / "manifest.json").write_text(json.dumps({"hello": "world"}))
+    assert main(["search", "resume", str(copy)]) == 2
+    assert not marker.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "manifest.json" in err[0], err
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "manifest.json" in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("content", [b"\x00\xff{garbage", b"[1, 2, 3]", b'{"config": 5}'])
+def test_inspect_and_export_of_a_garbage_manifest_is_one_line(tmp_path, capsys, content):
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    (experiment / "manifest.json").write_bytes(content)
+    assert main(["search", "inspect", str(experiment), "--no-plots"]) == 2
+    _one_error_line(capsys)
+    assert main(["search", "export", str(experiment), "--out", str(tmp_path / "b.pt")]) == 2
+    _one_error_line(capsys)
