@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import optuna
@@ -24,7 +23,7 @@ import yaml
 
 from search.cli import main
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
-from tests.search.tiny import TINY, kill_process_group, tiny_config
+from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_states, wait_for_two_finished
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,25 +38,6 @@ def _read(fs, path: str) -> bytes | None:
             return stream.readall()
     except (FileNotFoundError, OSError):
         return None
-
-
-def _trial_states(fs, experiment: str) -> dict[str, tuple[str, dict]]:
-    """trial_id -> (status, last result) from the newest Tune snapshot on the server (plain JSON)."""
-    import pyarrow.fs
-
-    selector = pyarrow.fs.FileSelector(experiment, allow_not_found=True)
-    names = sorted(i.path for i in fs.get_file_info(selector) if "/experiment_state-" in i.path)
-    if not names:
-        return {}
-    try:
-        state = json.loads(_read(fs, names[-1]) or b"")
-    except json.JSONDecodeError:
-        return {}
-    out = {}
-    for trial_json, runtime in state["trial_data"]:
-        trial = json.loads(trial_json)
-        out[trial["trial_id"]] = (trial["status"], json.loads(runtime)["last_result"])
-    return out
 
 
 def _asha_records(fs, experiment: str) -> dict:
@@ -138,18 +118,8 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
         "search", "launch", str(config_file), "--name", "s3kill", "--storage", storage,
         env=_driver_env(s3_server, first_home), cwd=tmp_path,
     )  # fmt: skip
-    before: dict = {}
     try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            states = _trial_states(fs, experiment)
-            done = [t for t, (status, _) in states.items() if status == "TERMINATED"]
-            if len(done) >= 2 and len(states) > len(done):
-                before = states
-                break
-            assert driver.poll() is None, driver.stdout.read()
-            time.sleep(0.5)
-        assert before, "the search never got two trials done"
+        before = wait_for_two_finished(lambda: trial_states(fs, experiment), driver)
         records_before = _asha_records(fs, experiment)
         # The journal reaches storage while the search runs, not only when it ends.
         journal = _read(fs, f"{experiment}/{JOURNAL}")
@@ -165,7 +135,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     output, _ = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, output[-4000:]
 
-    after = _trial_states(fs, experiment)
+    after = trial_states(fs, experiment)
     assert len(after) == NUM_SAMPLES, output[-3000:]
     assert all(status == "TERMINATED" for status, _ in after.values()), after
     for trial_id, (status, result) in before.items():

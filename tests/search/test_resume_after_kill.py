@@ -4,20 +4,19 @@ finished trials stay as they were, Optuna gets no duplicate trials, ASHA's rungs
 from __future__ import annotations
 
 import glob
-import json
 import os
 import pickle
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
+import pyarrow.fs
 import pytest
 import yaml
 
 from search.experiment import JOURNAL, STUDY_NAME
-from tests.search.tiny import TINY, kill_process_group, tiny_config
+from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_states, wait_for_two_finished
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,20 +24,7 @@ NUM_SAMPLES = 6
 
 
 def _trial_states(experiment: Path) -> dict[str, tuple[str, dict]]:
-    """trial_id -> (status, last result) from Tune's newest experiment snapshot."""
-    # Newest session last: the names carry the session's start time (mtimes are reset by Tune's syncs).
-    files = sorted(glob.glob(str(experiment / "experiment_state-*.json")))
-    if not files:
-        return {}
-    try:
-        state = json.loads(Path(files[-1]).read_text())
-    except json.JSONDecodeError:  # caught mid-write
-        return {}
-    out = {}
-    for trial_json, runtime in state["trial_data"]:
-        trial = json.loads(trial_json)
-        out[trial["trial_id"]] = (trial["status"], json.loads(runtime)["last_result"])
-    return out
+    return trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
 
 
 def _asha_records(experiment: Path) -> dict[str, float]:
@@ -80,18 +66,8 @@ def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TUNE_GLOBAL_CHECKPOINT_S": "0"}
 
     driver = _cli("search", "launch", str(config_file), "--name", "killme", env=env)
-    before: dict = {}
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            states = _trial_states(experiment)
-            done = [t for t, (status, _) in states.items() if status == "TERMINATED"]
-            if len(done) >= 2 and len(states) > len(done):
-                before = states
-                break
-            assert driver.poll() is None, driver.stdout.read()
-            time.sleep(0.5)
-        assert before, "the search never got two trials done"
+        before = wait_for_two_finished(lambda: _trial_states(experiment), driver, timeout=300)
         records_before = _asha_records(experiment)
     finally:
         kill_process_group(driver)

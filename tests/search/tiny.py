@@ -55,3 +55,30 @@ def kill_process_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=30)
+
+
+def wait_for_two_finished(read_states, driver: subprocess.Popen, timeout: float = 400) -> dict:
+    """Poll `read_states()` (trial_id -> (status, last result)) until two trials finished and another
+    has not: the moment to kill the driver. Fails if the driver exits first or time runs out."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = read_states()
+        done = [t for t, (status, _) in states.items() if status == "TERMINATED"]
+        if len(done) >= 2 and len(states) > len(done):
+            return states
+        assert driver.poll() is None, driver.stdout.read()
+        time.sleep(0.5)
+    raise AssertionError("the search never got two trials done")
+
+
+def trial_states(fs, path: str) -> dict[str, tuple[str, dict]]:
+    """trial_id -> (status, last reported result) of the experiment at `path` on `fs` ({} before Tune's
+    first snapshot), read with posetune's plain-JSON reader."""
+    from search.tune_results import NoTuneResults, read_trials
+
+    try:
+        return {t.trial_id: (t.status, t.results[-1] if t.results else {}) for t in read_trials(fs, path)}
+    except NoTuneResults:
+        return {}
