@@ -32,12 +32,12 @@ from data_pipeline.joints import LSP14
 from data_pipeline.loader import ShardDataset
 from models import metric_names as names
 from models.train import evaluate, fit
-from search.cluster import start_ray
+from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
-from search.errors import ConfigError
-from search.experiment import experiment_uri
+from search.errors import ConfigError, SearchFailed
+from search.experiment import experiment_exists, experiment_uri
 from search.results import inspect
-from search.shards import build_train_data, prepare_shards, shard_dir
+from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
 from search.tracking import tracking_callbacks
 from search.tuner import run_config, with_trial_resources
 
@@ -249,10 +249,13 @@ def run_study(
     address: str | None = None,
     name: str | None = None,
     only: list[str] | None = None,
+    resume: bool = False,
 ) -> StudyResult:
     """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
 
-    `only` restricts the study to some arms (by name), in the order given."""
+    `only` restricts the study to some arms (by name), in the order given. `resume` continues the study
+    `name` (same arms and seeds): finished trials stay, unfinished and errored ones run again. When some
+    trials fail, the tables are written from those that finished and SearchFailed says which failed."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
     arms = arm_overrides(config, best_search_params(experiment) if experiment else None)
@@ -261,14 +264,35 @@ def run_study(
         if unknown:
             raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
         arms = {a: arms[a] for a in only}
+    if resume and not name:
+        raise ConfigError("--resume needs the --name of the study to continue", key="name")
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
     uri = experiment_uri(config.storage.path, name)
+    exists = experiment_exists(uri)
+    if exists and not resume:
+        raise ConfigError("a study of this name exists; continue it with --resume or choose another --name", path=uri)
+    if resume and not exists:
+        raise ConfigError("no study to resume here", path=uri)
     out = out or (storage.resolve(uri)[1] if storage.is_local(uri) else name)
     start = time.perf_counter()
     start_ray(config, address)
-    for brightness in sorted({bool(config.with_params(a).data.brightness) for a in arms.values()}):
+    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
+    variants = sorted({bool(config.with_params(a).data.brightness) for a in arms.values()})
+    for brightness in variants:
         prepare_shards(config.with_params({"data.brightness": brightness}))
-    results = build_study_tuner(config, uri, arms, list(range(seeds))).fit()
+        check_splits(config.with_params({"data.brightness": brightness}), test=True)
+    if resume:
+        fs, path = storage.resolve(uri)
+        tuner = tune.Tuner.restore(
+            path,
+            trainable=with_trial_resources(run_study_trial, config, experiment=config.to_dict(), arms=arms),
+            resume_unfinished=True,
+            resume_errored=True,
+            storage_filesystem=fs,
+        )
+    else:
+        tuner = build_study_tuner(config, uri, arms, list(range(seeds)))
+    results = tuner.fit()
     runs, failed = [], []
     for result in results:
         arm, seed = result.config["arm"], int(result.config["train.seed"])
@@ -278,10 +302,16 @@ def run_study(
             continue
         keep = {k: float(v) for k, v in metrics.items() if k.startswith("test_") or k == "best_epoch"}
         runs.append({"arm": arm, "seed": seed, **keep})
-    if failed:
-        raise ConfigError("study trials failed: " + "; ".join(failed), path=uri)
     study = StudyResult(uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start)
-    study.files = write_outputs(study)
+    if runs:  # the tables of the trials that finished, even when others did not
+        study.files = write_outputs(study)
+    if failed:
+        written = f"tables of the {len(runs)} that finished in {out}; " if runs else ""
+        raise SearchFailed(
+            f"{uri}: {len(failed)} of {len(failed) + len(runs)} study trials did not finish ("
+            + "; ".join(failed[:5])
+            + f"); {written}run them again with `posetune study --resume --name {name}` and the same options"
+        )
     return study
 
 

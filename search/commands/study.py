@@ -30,6 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     study.add_argument("--out", help="output folder (default: the study's experiment folder)")
     study.add_argument("--name", help="experiment name under storage.path (default: <config>-study-<time>)")
+    study.add_argument(
+        "--resume", action="store_true",
+        help="continue the study --name (same options): finished trials stay, the others run again",
+    )  # fmt: skip
     add_address(study)
     add_overrides(study)
     study.set_defaults(func=_study)
@@ -49,6 +53,7 @@ def _study(args) -> int:
         address=args.address,
         name=args.name,
         only=[a.strip() for a in args.arms.split(",")] if args.arms else None,
+        resume=args.resume,
     )
     print()
     print(format_markdown(summary(result, "target"), "Target domain, test split (mean ± std over seeds)"))

@@ -12,7 +12,7 @@ import yaml
 
 from search.cli import main
 from search.config import config_from_dict
-from search.study import BEST_ARM, COLUMNS, arm_overrides
+from search.study import BEST_ARM, COLUMNS, arm_overrides, evaluate_on_test
 from tests.search.tiny import TINY, tiny_config
 
 ARMS = ["classic", "enhanced", "adversarial"]
@@ -157,3 +157,65 @@ def test_a_retried_trial_fetches_its_best_epoch_from_storage(tmp_path, ray_sessi
     (result,) = results
     assert result.error is None, result.error
     assert result.metrics["found"] == 1 and result.metrics["bytes"] == 1
+
+
+@pytest.mark.slow
+def test_an_interrupted_study_resumes_and_each_seed_keeps_its_best_validation_epoch(tmp_path, shard_root):
+    """Ctrl-C mid-study exits non-zero; `--resume` finishes it; every trial's test metrics are those of
+    its epoch best on target validation (read back from Tune's own per-epoch results)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.search.tiny import kill_process_group
+
+    config = tiny_config(
+        tmp_path,
+        data={**TINY["data"], "shards": shard_root},
+        train={**TINY["train"], "epochs": 3, "steps_per_epoch": 2},
+        search={**TINY["search"], "max_concurrent": 1},
+        tracking={"wandb": "none"},
+    )
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    root = Path(__file__).resolve().parents[2]
+    args = [sys.executable, "-m", "search.cli", "study", "--config", str(path), "--seeds", "2", "--arms",
+            "classic", "--name", "s", "--out", str(tmp_path / "out")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root), "TUNE_GLOBAL_CHECKPOINT_S": "0"}
+    study_dir = tmp_path / "runs" / "s"
+    driver = subprocess.Popen(args, cwd=root, env=env, start_new_session=True, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not list(study_dir.glob("*/result.json")):
+            assert driver.poll() is None, driver.stdout.read()
+            time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        output, _ = driver.communicate(timeout=300)
+    finally:
+        kill_process_group(driver)
+    assert driver.returncode != 0, output[-2000:]
+
+    resumed = subprocess.run([*args, "--resume"], cwd=root, env=env, text=True, capture_output=True, timeout=600)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    with open(tmp_path / "out" / "runs.csv") as f:
+        runs = {int(r["seed"]): r for r in csv.DictReader(f)}
+    assert sorted(runs) == [0, 1]
+    for result in study_dir.glob("*/result.json"):
+        rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        seed = int(rows[0]["config"]["train.seed"])
+        by_epoch = {int(row["epoch"]): row["target_val_pdj20"] for row in rows}
+        best_epoch = max(sorted(by_epoch), key=lambda e: (by_epoch[e], e))  # of equals, the later
+        assert int(float(runs[seed]["best_epoch"])) == best_epoch, (seed, by_epoch)
+        # Tune keeps that epoch's checkpoint; evaluated again, its weights give the table's test figures.
+        (best,) = [
+            c for c in result.parent.glob("checkpoint_*")
+            if json.loads((c / "metrics.json").read_text())["epoch"] == best_epoch
+        ]  # fmt: skip
+        arm = config.with_params({**arm_overrides(config)["classic"], "train.seed": seed})
+        again = evaluate_on_test(str(best), arm, arm.data.brightness)
+        assert float(runs[seed]["test_target_pdj20"]) == pytest.approx(float(again["test_target_pdj20"]))
