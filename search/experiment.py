@@ -100,6 +100,11 @@ def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> 
         "command": redact_argv(sys.argv),
         "optuna_journal": journal_path(uri),
     }
+    write_manifest_dict(uri, manifest)
+
+
+def write_manifest_dict(uri: str, manifest: dict[str, Any]) -> None:
+    """Write (or rewrite, after `resume --more`) the experiment manifest at `uri`."""
     fs, path = storage.resolve(uri)
     fs.create_dir(path, recursive=True)
     with fs.open_output_stream(f"{path}/{EXPERIMENT_MANIFEST}") as stream:

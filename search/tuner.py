@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import optuna
+import pyarrow.fs
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
@@ -20,13 +21,12 @@ from ray.tune.search.optuna import OptunaSearch
 from data_pipeline import storage
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
-from search.config import ExperimentConfig
+from search.config import ExperimentConfig, config_from_dict
 from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
     EXPERIMENT_MANIFEST,
     STUDY_NAME,
-    experiment_config,
     experiment_exists,
     experiment_uri,
     fetch_journal,
@@ -34,6 +34,7 @@ from search.experiment import (
     journal_storage,
     read_experiment_manifest,
     write_experiment_manifest,
+    write_manifest_dict,
 )
 from search.results import TrialRow, best_row, collect
 from search.shards import check_splits, prepare_shards
@@ -235,11 +236,16 @@ def launch(
     return _fit(build_tuner(config, uri), uri, timings)
 
 
-def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
+def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutcome:
     """Continue an interrupted or crashed experiment: finished trials stay, the searcher and ASHA's
-    rungs are restored, unfinished and errored trials continue from their last checkpoint."""
+    rungs are restored, unfinished and errored trials continue from their last checkpoint. `more` adds
+    that many trials, proposed by the same Optuna study and judged by the same ASHA rungs."""
+    if more < 0:
+        raise ConfigError(f"must be at least 0, got {more}", key="--more")
     manifest = read_experiment_manifest(uri)  # before anything reads Tune's pickled state
-    config = experiment_config(uri)
+    if more:
+        manifest["config"]["search"]["num_samples"] += more
+    config = config_from_dict(manifest["config"], path=storage.join(uri, EXPERIMENT_MANIFEST))
     redacted = [k for k in has_redacted(manifest["config"]) if k.startswith("data.")]
     if redacted:
         raise ConfigError(
@@ -260,6 +266,9 @@ def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
         )
     timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
+    if more:
+        _add_samples(fs, path, more)
+        write_manifest_dict(uri, manifest)
     # The restored searcher opens the journal at the path the first driver used: put it there first.
     fetch_journal(uri, manifest.get("optuna_journal") or journal_path(uri))
     tuner = tune.Tuner.restore(
@@ -270,6 +279,30 @@ def resume(uri: str, *, address: str | None = None) -> SearchOutcome:
         storage_filesystem=fs,
     )
     return _fit(tuner, uri, timings)
+
+
+def _add_samples(fs, path: str, more: int) -> None:
+    """Raise the sample budget in Tune's saved search-generator state by `more` (Tune has no API for it).
+
+    The state is a pickle Tune writes; resume restores Tune's pickled state anyway (its trust boundary).
+    """
+    import posixpath
+
+    from ray import cloudpickle
+
+    names = sorted(
+        info.path
+        for info in fs.get_file_info(pyarrow.fs.FileSelector(path))
+        if posixpath.basename(info.path).startswith("search_gen_state-")
+    )
+    if not names:
+        raise ConfigError("no saved search state to extend (was this search launched with a searcher?)", path=path)
+    with fs.open_input_stream(names[-1]) as stream:
+        state = cloudpickle.loads(stream.readall())
+    state["total_samples"] += more
+    state["finished"] = False
+    with fs.open_output_stream(names[-1]) as stream:
+        stream.write(cloudpickle.dumps(state))
 
 
 def _fit(tuner, uri: str, timings: dict[str, float]) -> SearchOutcome:

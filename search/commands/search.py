@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     resume = sub.add_parser("resume", help="continue an interrupted or crashed search")
     resume.add_argument("path", help="experiment folder or URI (<storage>/<name>)")
+    resume.add_argument(
+        "--more", type=int, default=0, metavar="N",
+        help="add N trials to the search (finished or not): the same Optuna study proposes them, the same "
+        "ASHA rungs judge them",
+    )  # fmt: skip
     add_address(resume)
     resume.set_defaults(func=_resume)
 
@@ -102,7 +107,7 @@ def _launch(args) -> int:
 def _resume(args) -> int:
     from search.tuner import resume
 
-    return _print_outcome(resume(args.path, address=args.address))
+    return _print_outcome(resume(args.path, address=args.address, more=args.more))
 
 
 def _inspect(args) -> int:

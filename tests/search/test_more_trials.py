@@ -1,0 +1,66 @@
+"""`posetune search resume <uri> --more N` extends a finished search: N new trials proposed by the same
+Optuna study (no duplicates, the first trials untouched) and judged by the same ASHA rungs."""
+
+from __future__ import annotations
+
+import glob
+import pickle
+from pathlib import Path
+
+import optuna
+import pyarrow.fs
+import pytest
+import yaml
+
+from search.cli import main
+from search.experiment import JOURNAL, STUDY_NAME
+from tests.search.tiny import TINY, tiny_config, trial_states
+
+pytestmark = pytest.mark.slow
+
+
+def _asha_records(experiment: Path) -> dict:
+    state = pickle.loads(Path(sorted(glob.glob(str(experiment / "callback-states-*.pkl")))[-1]).read_bytes())
+    asha = next(s for s in state.values() if s and "rungs" in s)
+    return {(m, tid): v for bracket in asha["rungs"] for m, rec in bracket for tid, v in rec.items()}
+
+
+def _optuna_trials(experiment: Path) -> list:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL)))
+    return optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials()
+
+
+def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session, capsys):
+    config = tiny_config(
+        tmp_path,
+        data={**TINY["data"], "shards": shard_root},
+        train={**TINY["train"], "epochs": 2},
+        search={**TINY["search"], "num_samples": 2},
+        tracking={"wandb": "none"},
+    )
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    experiment = tmp_path / "runs" / "more"
+    assert main(["search", "launch", str(config_file), "--name", "more"]) == 0
+    before = trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
+    params_before = [t.params for t in _optuna_trials(experiment)]
+    records_before = _asha_records(experiment)
+    assert len(before) == 2 and records_before
+
+    assert main(["search", "resume", str(experiment)]) == 2  # finished: nothing to resume without --more
+    assert "--more" in capsys.readouterr().err
+
+    assert main(["search", "resume", str(experiment), "--more", "2"]) == 0
+    after = trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
+    assert len(after) == 4 and all(status == "TERMINATED" for status, _ in after.values())
+    for trial_id, (_, result) in before.items():
+        assert after[trial_id][1]["training_iteration"] == result["training_iteration"]
+    trials = _optuna_trials(experiment)
+    assert len(trials) == 4 and [t.params for t in trials[:2]] == params_before
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 4
+    records_after = _asha_records(experiment)
+    for key, value in records_before.items():
+        assert records_after.get(key) == value
+    new = set(after) - set(before)
+    assert {tid for (_, tid) in records_after} >= new  # the new trials were judged at the rungs too
+    assert yaml.safe_load((experiment / "manifest.json").read_text())["config"]["search"]["num_samples"] == 4
