@@ -50,7 +50,7 @@ def decode_image(data: bytes, name: str | os.PathLike) -> np.ndarray:
         raise DataError(name, "truncated image (the file ends before the image data does)")
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise DataError(name, "not a readable image (JPEG or PNG expected)")
+        raise DataError(name, "image is missing or cannot be decoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -59,6 +59,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except FileNotFoundError:
+        raise DataError(path, "image is missing or cannot be decoded") from None
     except IsADirectoryError:
         raise DataError(path, "is a folder, not an image") from None
     except OSError as error:

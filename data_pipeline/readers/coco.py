@@ -12,6 +12,7 @@ of an image in the image's split), or by an explicit split file of image ids.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,10 +23,13 @@ import cv2
 import numpy as np
 
 from data_pipeline.errors import DataError
+from data_pipeline.images import read_image
 from data_pipeline.joints import COCO17_TO_LSP14, map_joints
 from data_pipeline.readers._each import read_each
 from data_pipeline.readers.sample import Sample
 from data_pipeline.readers.splits import UNASSIGNED, read_split_file, seeded_splits
+
+log = logging.getLogger(__name__)
 
 
 def _polygon_mask(segmentation, shape: tuple[int, int]) -> np.ndarray | None:
@@ -65,13 +69,32 @@ def list_coco_images(
         raise DataError(path, "file is missing")
     try:
         data = json.loads(path.read_text())
-        images = {image["id"]: image for image in data["images"]}
-        annotations = data["annotations"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        entries, annotations = data["images"], data["annotations"]
+        if not isinstance(entries, list) or not isinstance(annotations, list):
+            raise TypeError("'images' and 'annotations' must be lists")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise DataError(path, f"not a COCO keypoints file ({type(error).__name__}: {error})") from error
+    # One malformed entry costs that entry (named in a warning), not the file's good images.
+    root = Path(image_dir).resolve()
+    images = {}
+    for n, image in enumerate(entries):
+        name = image.get("file_name") if isinstance(image, dict) else None
+        if not isinstance(name, str) or "id" not in image:
+            log.warning("%s: images[%d] has no id or file_name; skipped", path, n)
+        elif not (root / name).resolve().is_relative_to(root):
+            log.warning("%s: images[%d] file_name %r leads outside %s; skipped", path, n, name, root)
+        else:
+            images[image["id"]] = image
     by_image: dict[int, list[dict]] = defaultdict(list)
-    for annotation in annotations:
-        if annotation.get("num_keypoints", 0) > 0 and not annotation.get("iscrowd", 0):
+    for n, annotation in enumerate(annotations):
+        if not isinstance(annotation, dict) or annotation.get("image_id") not in images:
+            log.warning("%s: annotations[%d] is malformed or names no listed image; skipped", path, n)
+            continue
+        keypoints = annotation.get("keypoints")
+        if not isinstance(keypoints, list) or len(keypoints) != 51:
+            log.warning("%s: annotations[%d] does not hold 17 keypoints (51 values); skipped", path, n)
+            continue
+        if (annotation.get("num_keypoints") or 0) > 0 and not annotation.get("iscrowd", 0):
             by_image[annotation["image_id"]].append(annotation)
     if split:
         split_of = dict.fromkeys(by_image, split)
@@ -83,9 +106,7 @@ def list_coco_images(
     else:
         split_of = seeded_splits(by_image, seed)
     refs = []
-    for image_id in sorted(by_image):
-        if image_id not in images:
-            raise DataError(path, f"annotation refers to unknown image id {image_id}")
+    for image_id in sorted(by_image, key=lambda i: (isinstance(i, str), i)):
         refs.append(
             CocoImageRef(
                 path=str(Path(image_dir) / images[image_id]["file_name"]),
@@ -100,10 +121,7 @@ def list_coco_images(
 
 def read_coco_image(ref: CocoImageRef) -> list[Sample]:
     """One Sample per annotated person of one image (decoded once); DataError names the bad file."""
-    bgr = cv2.imread(ref.path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError(ref.path, "image is missing or cannot be decoded")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = read_image(ref.path)  # refuses a missing, truncated or undecodable file (DataError)
     samples = []
     for annotation in ref.annotations:
         keypoints = np.asarray(annotation["keypoints"], dtype=np.float32)

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from data_pipeline.errors import DataError
+from data_pipeline.images import read_image
 from data_pipeline.readers._each import read_each
 from data_pipeline.readers._mat import load_mat, mat_array
 from data_pipeline.readers.sample import Sample
@@ -111,11 +111,9 @@ def list_lsp_images(
 
 def read_lsp_image(ref: LspImageRef) -> Sample:
     """Decode one image into a Sample (mask=None: LSP has no person masks); DataError if unreadable."""
-    bgr = cv2.imread(ref.path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError(ref.path, "image is missing or cannot be decoded")
+    rgb = read_image(ref.path)  # refuses a missing, truncated or undecodable file (DataError)
     return Sample(
-        image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+        image=rgb,
         mask=None,
         joints=ref.joints.copy(),
         labelled=ref.labelled.copy(),

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from data_pipeline.errors import DataError
+from data_pipeline.images import read_image
 from data_pipeline.joints import MPII16_TO_LSP14, map_joints
 from data_pipeline.readers._each import read_each
 from data_pipeline.readers._json import load_json
@@ -100,10 +100,7 @@ def list_mpii_images(
 
 def read_mpii_image(ref: MpiiImageRef) -> list[Sample]:
     """One Sample per annotated person of one image (decoded once); DataError names the bad file."""
-    bgr = cv2.imread(ref.path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError(ref.path, "image is missing or cannot be decoded")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = read_image(ref.path)  # refuses a missing, truncated or undecodable file (DataError)
     return [
         Sample(
             image=rgb,
