@@ -27,7 +27,7 @@ from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_state
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-NUM_SAMPLES = 6
+NUM_SAMPLES = 4
 JOURNAL = "optuna-journal.log"
 STUDY_NAME = "posetune"
 
@@ -103,7 +103,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     config = tiny_config(
         tmp_path,
         data={"demo": False, "shards": shards, "size": 64},
-        train={**TINY["train"], "epochs": 3},
+        train={**TINY["train"], "epochs": 2},
         search={**TINY["search"], "num_samples": NUM_SAMPLES, "max_concurrent": 1},
         tracking={"wandb": "none"},
     )
