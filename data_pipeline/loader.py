@@ -49,9 +49,19 @@ class AugmentConfig:
     flip_prob: float = 0.5
 
 
+def before_forking_workers() -> None:
+    """Run OpenCV on one thread in the process that is about to fork DataLoader workers.
+
+    OpenCV's thread pool does not survive fork: a forked worker that resizes the pool it inherited can
+    deadlock in it (seen in the suite after earlier tests had used the pool). A pool of one has no threads
+    to lose, and the workers inherit it. The forking process does no image work while its workers run."""
+    cv2.setNumThreads(1)
+
+
 def worker_init(worker_id: int) -> None:
     """DataLoader `worker_init_fn`: one OpenCV thread per worker process. OpenCV otherwise starts a thread
-    per core in every worker, and N workers x M threads oversubscribe the node's cores."""
+    per core in every worker, and N workers x M threads oversubscribe the node's cores. (Under fork the
+    worker already inherits one thread from `before_forking_workers`; this covers spawn and forkserver.)"""
     cv2.setNumThreads(1)
 
 

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from data_pipeline.joints import LSP14
-from data_pipeline.loader import seeded_subset, worker_init
+from data_pipeline.loader import before_forking_workers, seeded_subset, worker_init
 from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
 from models.heatmaps import HeatmapCodec
@@ -279,6 +279,8 @@ def _loader_options(config: TrainConfig) -> dict:
     """Workers forked once and kept across epochs, one OpenCV thread each; pinned host memory on CUDA, so
     that the `non_blocking` copies to the device really overlap with compute."""
     workers = config.num_workers
+    if workers > 0:
+        before_forking_workers()
     return {
         "num_workers": workers,
         "persistent_workers": workers > 0,
