@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from data_pipeline import procedural
 from data_pipeline.enhance import center_brightness, crop_around_person
 from data_pipeline.loader import AugmentConfig, ShardDataset
-from data_pipeline.pipeline import EnhanceSettings, enhance_sample, rows_to_table, run_enhancement
+from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, enhance_sample, rows_to_table, run_enhancement
 from data_pipeline.readers import list_surreal_clips, read_lsp, read_surreal_clip
 from data_pipeline.schema import encode_image, encode_mask
 
@@ -123,11 +123,9 @@ def ray_job(demo: Path, settings: EnhanceSettings, out: Path, cpus: int, loop_ag
                 [f"surreal:{demo / 'surreal'}"],
                 [f"lsp:{demo / 'lsp'}"],
                 str(out / f"ray-{name}"),
+                settings,
+                job=EnhanceJob(progress=False, reserve_operator_resources=name.endswith("reservation")),
                 overwrite=True,
-                size=settings.size,
-                margin=settings.margin,
-                progress=False,
-                reserve_operator_resources=name.endswith("reservation"),
             )
             seconds = time.perf_counter() - t
             images = sum(sum(c.values()) for c in manifest["counts"].values())

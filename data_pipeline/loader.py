@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -29,24 +29,40 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+from pydantic import Field, StrictFloat, field_validator
 
 from data_pipeline import storage
 from data_pipeline.enhance import affine_matrix, occlude, person_barycenter, scale_points, warp
 from data_pipeline.errors import DataError
 from data_pipeline.manifest import SHARDS_MANIFEST, read_shards_manifest
 from data_pipeline.schema import NUM_JOINTS, check_schema_version, decode_image, decode_mask
+from data_pipeline.settings import settings_dataclass
 from data_pipeline.shard_cache import cache_key, default_cache_dir, mapped_table
 
+Fraction = Annotated[StrictFloat, Field(gt=0, le=1)]
+Positive = Annotated[StrictFloat, Field(gt=0)]
 
-@dataclass(frozen=True)
+
+@settings_dataclass(frozen=True)
 class AugmentConfig:
     """Per-trial augmentation; every field is a searchable hyperparameter (`augment.<field>`)."""
 
-    occlusion_prob: float = 0.0  # study's occlusion, per sample
-    occlusion_size: tuple[float, float] = (0.2, 0.5)  # occluder side / person extent, per axis
-    rotation_deg: float = 30.0  # uniform in [-r, r]
-    scale_range: tuple[float, float] = (0.75, 1.25)
-    flip_prob: float = 0.5
+    occlusion_prob: StrictFloat = Field(
+        0.0, ge=0, le=1, description="chance of the study's occluder, per sample"
+    )
+    occlusion_size: tuple[Fraction, Fraction] = Field(
+        (0.2, 0.5), description="occluder side / person extent, drawn in [low, high] per axis"
+    )
+    rotation_deg: StrictFloat = Field(30.0, ge=0, le=180, description="rotation drawn in [-r, r] degrees")
+    scale_range: tuple[Positive, Positive] = Field((0.75, 1.25), description="scale drawn in [low, high]")
+    flip_prob: StrictFloat = Field(0.5, ge=0, le=1, description="chance of a horizontal flip")
+
+    @field_validator("occlusion_size", "scale_range")
+    @classmethod
+    def _low_then_high(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        if bounds[0] > bounds[1]:
+            raise ValueError(f"[low, high] with low <= high, got {list(bounds)}")
+        return bounds
 
 
 def before_forking_workers() -> None:

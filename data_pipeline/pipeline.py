@@ -17,6 +17,7 @@ loader refuses a root without a manifest).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -28,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -35,6 +37,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import ray
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from data_pipeline import storage
 from data_pipeline.enhance import center_brightness, crop_around_person
@@ -52,6 +55,7 @@ from data_pipeline.readers import (
 )
 from data_pipeline.readers.sample import Sample
 from data_pipeline.schema import SCHEMA_VERSION, SHARD_SCHEMA, encode_image, encode_mask
+from data_pipeline.settings import settings_dataclass
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +105,41 @@ def parse_input(text: str, domain: str | None = None) -> InputSpec:
     return InputSpec(kind, paths)
 
 
-@dataclass(frozen=True)
+@settings_dataclass(frozen=True)
 class EnhanceSettings:
-    """What the job does to every sample; recorded in the manifest."""
+    """What the job does to every sample; recorded in the manifest, and settable in a config's `data`."""
 
-    size: int = 256
-    margin: float = 0.15  # crop side = person's longer side x (1 + 2 margin)
-    brightness: bool = True  # eq. (1)-(2) on source samples
-    image_format: str = "jpeg"
-    jpeg_quality: int = 95
-    frames_per_clip: int | None = None
-    frame_step: int | None = None
-    seed: int = 0
+    size: StrictInt = Field(256, ge=8, description="side of the stored square crops, pixels")
+    margin: StrictFloat = Field(
+        0.15, ge=0, le=2, description="crop side = person's longer side x (1 + 2 margin)"
+    )
+    brightness: StrictBool = Field(
+        True, description="brightness centring, the study's eq. (1)-(2), on source samples"
+    )
+    image_format: Literal["jpeg", "png"] = Field("jpeg", description="how crops are encoded in the shards")
+    jpeg_quality: StrictInt = Field(95, ge=1, le=100, description="JPEG quality of the stored crops")
+    frames_per_clip: StrictInt | None = Field(
+        None, ge=1, description="frames drawn per SURREAL clip (null: all)"
+    )
+    frame_step: StrictInt | None = Field(
+        None, ge=1, description="take every k-th frame of each clip (null: 1)"
+    )
+    seed: StrictInt = Field(0, ge=0, description="seed of the frame choice and of COCO/MPII target splits")
+
+
+@settings_dataclass(frozen=True)
+class EnhanceJob:
+    """How the job spreads over the cluster; the output is the same whatever these are."""
+
+    num_tasks: StrictInt | None = Field(
+        None, ge=1, description="cap on concurrent enhancing tasks (null: no cap)"
+    )
+    clips_per_task: StrictInt = Field(8, ge=1, description="SURREAL clips per Ray task")
+    images_per_task: StrictInt = Field(128, ge=1, description="target images per Ray task")
+    progress: StrictBool = Field(True, description="Ray Data's progress bars")
+    reserve_operator_resources: StrictBool = Field(
+        False, description="Ray Data's per-operator reservation (its default; off here, see _job_context)"
+    )
 
 
 # --- Work done on one sample (also what the single-process benchmark loops over) ----------------
@@ -372,149 +399,178 @@ def run_enhancement(
     sources: Iterable[str | InputSpec],
     targets: Iterable[str | InputSpec],
     out: str,
-    size: int = 256,
-    margin: float = 0.15,
-    frames_per_clip: int | None = None,
-    frame_step: int | None = None,
-    brightness: bool = True,
-    image_format: str = "jpeg",
-    jpeg_quality: int = 95,
-    seed: int = 0,
+    settings: EnhanceSettings | None = None,
+    *,
+    job: EnhanceJob | None = None,
     overwrite: bool = False,
-    num_tasks: int | None = None,
-    clips_per_task: int = 8,
-    images_per_task: int = 128,
-    progress: bool = True,
-    reserve_operator_resources: bool = False,
 ) -> dict:
     """Enhance `sources` (surreal:DIR) and `targets` (lsp:DIR, coco:ANN:IMGDIR) into Parquet shards at `out`.
 
-    `out` is a local path or a URI pyarrow understands (s3://, gs://). Joins the running Ray cluster
-    (RAY_ADDRESS) or starts a local one. `num_tasks` caps concurrent enhancing tasks (None: as many as
-    Ray schedules); `clips_per_task` and `images_per_task` size each task so Ray's per-task cost (tens of
-    ms) stays small against the work. `reserve_operator_resources` turns Ray Data's per-operator resource
-    reservation back on (its default; off here, see below). Returns the manifest (also in OUT/manifest.json).
+    `out` is any location `data_pipeline.storage` resolves (a local path, s3://, gs://). Joins the running
+    Ray cluster (RAY_ADDRESS) or starts a local one. Returns the manifest (also in OUT/manifest.json).
     """
-    sources = [(s if isinstance(s, InputSpec) else parse_input(s, "source")).absolute() for s in sources]
-    targets = [(t if isinstance(t, InputSpec) else parse_input(t, "target")).absolute() for t in targets]
-    if not sources and not targets:
+    settings, job = settings or EnhanceSettings(), job or EnhanceJob()
+    inputs = _input_specs(sources, "source") + _input_specs(targets, "target")
+    if not inputs:
         raise ValueError("nothing to enhance: give at least one source or target")
-    settings = EnhanceSettings(
-        size, margin, brightness, image_format, jpeg_quality, frames_per_clip, frame_step, seed
-    )
+    fs, final, tmp = _output_location(out, inputs, overwrite)
+    work, skipped_inputs, unassigned = _list_work(inputs, settings.seed)
+    init_s = _join_ray()
+    ledger = _Ledger(fs, f"{tmp}.ledger")
+    try:
+        fs.create_dir(ledger.path)
+        with _job_context(job):
+            stage_s, job_s = _write_domains(work, settings, job, fs, tmp, ledger)
+        reported, dropped = ledger.read()
+        units = _account_for_every_unit(work, reported)
+        manifest = _manifest(inputs, units, skipped_inputs, unassigned, dropped, settings, fs, tmp)
+        manifest["timing_s"] = {"ray_init": round(init_s, 3), **stage_s, "job": round(job_s, 3)}
+        _commit(fs, tmp, final, manifest, overwrite)
+    finally:
+        for leftover in (tmp, ledger.path):
+            if _exists(fs, leftover):
+                fs.delete_dir(leftover)
+    return manifest
+
+
+def _input_specs(specs: Iterable[str | InputSpec], domain: str) -> list[InputSpec]:
+    """Parsed inputs with local paths absolute: the tasks reading them run in other working directories."""
+    return [(spec if isinstance(spec, InputSpec) else parse_input(spec, domain)).absolute() for spec in specs]
+
+
+def _output_location(out: str, inputs: list[InputSpec], overwrite: bool) -> tuple[pafs.FileSystem, str, str]:
+    """(filesystem, final path, temporary sibling the job writes into before the commit), once the output
+    is known not to clash with an input or with something `--overwrite` may not replace."""
     fs, final = storage.resolve(out)
     parent, name = posixpath.split(final)
     if not name:
         raise DataError(out, "give a directory (or a prefix inside a bucket) to write into")
-    _check_output(fs, out, final, [*sources, *targets], overwrite)
-    tmp = posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+    _check_output(fs, out, final, inputs, overwrite)
+    return fs, final, posixpath.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
 
-    # Every unit is listed before the job runs, so the manifest can account for each one.
+
+def _list_work(inputs: list[InputSpec], seed: int) -> tuple[dict[str, list[dict]], list[dict], list[dict]]:
+    """Every unit of every input, by domain, listed before the job runs so the manifest can account for
+    each one; the parts of inputs that could not be listed; the target images no split claims."""
     work: dict[str, list[dict]] = {"source": [], "target": []}
-    skipped_inputs: list[dict] = []
+    skipped: list[dict] = []
     unassigned: list[dict] = []
-    for spec in [*sources, *targets]:
-        items, skipped, left_out = _list_units(spec, seed)
+    for spec in inputs:
+        items, unlisted, left_out = _list_units(spec, seed)
         work[spec.domain] += items
-        skipped_inputs += skipped
+        skipped += unlisted
         unassigned += left_out
         if left_out:
             log.warning(
                 "%s: %d images are in no split (adapt/val/test) and are not written", spec, len(left_out)
             )
     if not work["source"] and not work["target"]:
-        first = skipped_inputs[0] if skipped_inputs else None
-        where = first["path"] if first else str([*sources, *targets][0].paths[0])
+        first = skipped[0] if skipped else None
+        where = first["path"] if first else str(inputs[0].paths[0])
         reason = first["reason"] if first else "no SURREAL clips or target images found"
         raise DataError(where, f"nothing to enhance: {reason}")
-    per_task = {"source": clips_per_task, "target": images_per_task}
+    return work, skipped, unassigned
 
+
+def _join_ray() -> float:
+    """Join the cluster RAY_ADDRESS names, or start a local Ray; returns the seconds it took."""
     started = time.perf_counter()
     if not ray.is_initialized():
-        ray.init()  # RAY_ADDRESS, if set, names the cluster to join
-    init_s = time.perf_counter() - started
-    compute = ray.data.TaskPoolStrategy(size=num_tasks)
+        ray.init()
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def _job_context(job: EnhanceJob):
+    """Ray Data's settings for this job only, restored after it.
+
+    Ray Data reserves part of the cluster for each operator's outputs by default; on 2 CPUs that leaves
+    one enhancing task running ("backpressured:tasks(ResourceBudget)" in its log) and halves throughput.
+    Each of our jobs is one operator (read+enhance fused with the Parquet write), so the reservation
+    protects nothing. bench/enhance.py measures both settings."""
+    ctx = ray.data.DataContext.get_current()
+    saved = {key: getattr(ctx, key) for key in _JOB_CONTEXT}
+    try:
+        ctx.enable_progress_bars = job.progress
+        ctx.op_resource_reservation_enabled = job.reserve_operator_resources
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(ctx, key, value)
+
+
+def _write_domains(
+    work, settings: EnhanceSettings, job: EnhanceJob, fs, tmp: str, ledger
+) -> tuple[dict, float]:
+    """Run the job: per domain, work items -> read+enhance -> Parquet under `tmp/<domain>`.
+
+    One write per domain, one after the other: writing both at once from two threads races in Ray's lazy
+    imports. Returns the seconds per domain and in all."""
+    per_task = {"source": job.clips_per_task, "target": job.images_per_task}
+    compute = ray.data.TaskPoolStrategy(size=job.num_tasks)
     # On a cluster whose CPU worker type carries `enhance_cpu` (clusters/), the enhancing tasks ask for it
     # so they land on those workers and never compete with trials for the GPU nodes' CPUs.
     placement = {"resources": {ENHANCE_RESOURCE: 1}} if ray.cluster_resources().get(ENHANCE_RESOURCE) else {}
-    ledger = _Ledger(fs, posixpath.join(parent, f".{name}.ledger-{uuid.uuid4().hex[:8]}"))
-    ctx = ray.data.DataContext.get_current()
-    saved_context = {key: getattr(ctx, key) for key in _JOB_CONTEXT}
-    try:
-        ctx.enable_progress_bars = progress
-        # Ray Data reserves part of the cluster for each operator's outputs by default; on 2 CPUs that
-        # leaves one enhancing task running ("backpressured:tasks(ResourceBudget)" in its log) and halves
-        # throughput. Each of our jobs is one operator (read+enhance fused with the Parquet write), so the
-        # reservation protects nothing. bench/enhance.py measures both settings.
-        ctx.op_resource_reservation_enabled = reserve_operator_resources
-        fs.create_dir(ledger.path)
-        stage_s: dict[str, float] = {}
-        job_started = time.perf_counter()
-        # One write per domain, one after the other: writing both at once from two threads races in
-        # Ray's lazy imports. Each is a single fused operator: items -> read+enhance -> Parquet.
-        for domain, items in work.items():
-            if not items:
-                continue
-            t = time.perf_counter()
-            blocks = math.ceil(len(items) / per_task[domain])
-            ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-                _enhance_units,
-                batch_size=per_task[domain],
-                batch_format="pyarrow",
-                compute=compute,
-                fn_kwargs={"settings": settings, "ledger": ledger},
-                **placement,
-            ).write_parquet(posixpath.join(tmp, domain), filesystem=fs)
-            stage_s[domain] = round(time.perf_counter() - t, 3)
-        job_s = time.perf_counter() - job_started
+    stage_s: dict[str, float] = {}
+    started = time.perf_counter()
+    for domain, items in work.items():
+        if not items:
+            continue
+        t = time.perf_counter()
+        ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_task[domain])).map_batches(
+            _enhance_units,
+            batch_size=per_task[domain],
+            batch_format="pyarrow",
+            compute=compute,
+            fn_kwargs={"settings": settings, "ledger": ledger},
+            **placement,
+        ).write_parquet(posixpath.join(tmp, domain), filesystem=fs)
+        stage_s[domain] = round(time.perf_counter() - t, 3)
+    return stage_s, time.perf_counter() - started
 
-        units, dropped = ledger.read()
-        by_key = {u["key"]: u for u in units}
-        for items in work.values():  # a unit no task reported on is still accounted for
-            for item in items:
-                listed = {name: item[name] for name in ("key", "input", "path")}
-                unreported = {"status": "skipped", "reason": "no task reported", "samples": 0}
-                by_key.setdefault(item["key"], {**listed, **unreported})
-        for unit in by_key.values():
-            if unit["status"] == "skipped":
-                skipped_inputs.append(
-                    {"path": unit["path"], "input": unit["input"], "reason": unit["reason"]}
-                )
-        inputs = {}
-        for spec in [*sources, *targets]:
-            mine = [u for u in by_key.values() if u["input"] == str(spec)]
-            inputs[str(spec)] = {
-                "units": "clips" if spec.kind == "surreal" else "images",
-                "total": len(mine),
-                "ok": sum(u["status"] == "ok" for u in mine),
-                "skipped": sum(u["status"] == "skipped" for u in mine),
-                "unassigned": sum(u["input"] == str(spec) for u in unassigned),
-                "samples_written": sum(u["samples"] for u in mine),
-            }
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "layout": {"source": "source/*.parquet", "target": "target/*.parquet"},
-            "counts": {d: _count_rows(fs, posixpath.join(tmp, d)) for d in ("source", "target")},
-            "inputs": inputs,
-            "skipped": sorted(skipped_inputs, key=lambda s: (s["input"], s["path"])),
-            "unassigned": sorted(unassigned, key=lambda s: (s["input"], s["path"])),
-            "dropped_samples": sorted(dropped, key=lambda d: d["sample_id"]),
-            "settings": dataclasses.asdict(settings),
-            "sources": [str(s) for s in sources],
-            "targets": [str(t) for t in targets],
-            "versions": {"ray": ray.__version__, "pyarrow": pa.__version__, "numpy": np.__version__},
-            "timing_s": {
-                "ray_init": round(init_s, 3),
-                **stage_s,
-                "job": round(job_s, 3),
-            },
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+
+def _account_for_every_unit(work: dict[str, list[dict]], reported: list[dict]) -> dict[str, dict]:
+    """What the tasks reported for each unit, by key; a unit no task reported on counts as skipped."""
+    by_key = {u["key"]: u for u in reported}
+    for items in work.values():
+        for item in items:
+            listed = {name: item[name] for name in ("key", "input", "path")}
+            by_key.setdefault(
+                item["key"], {**listed, "status": "skipped", "reason": "no task reported", "samples": 0}
+            )
+    return by_key
+
+
+def _manifest(inputs, units: dict[str, dict], skipped_inputs, unassigned, dropped, settings, fs, tmp) -> dict:
+    """The shards manifest: counts, every input's fate, the settings and the versions."""
+    skipped = list(skipped_inputs)
+    skipped += [
+        {"path": u["path"], "input": u["input"], "reason": u["reason"]}
+        for u in units.values()
+        if u["status"] == "skipped"
+    ]
+    summary = {}
+    for spec in inputs:
+        mine = [u for u in units.values() if u["input"] == str(spec)]
+        summary[str(spec)] = {
+            "units": "clips" if spec.kind == "surreal" else "images",
+            "total": len(mine),
+            "ok": sum(u["status"] == "ok" for u in mine),
+            "skipped": sum(u["status"] == "skipped" for u in mine),
+            "unassigned": sum(u["input"] == str(spec) for u in unassigned),
+            "samples_written": sum(u["samples"] for u in mine),
         }
-        _commit(fs, tmp, final, manifest, overwrite)
-    finally:
-        for key, value in saved_context.items():
-            setattr(ctx, key, value)
-        for leftover in (tmp, ledger.path):
-            if _exists(fs, leftover):
-                fs.delete_dir(leftover)
-    return manifest
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "layout": {"source": "source/*.parquet", "target": "target/*.parquet"},
+        "counts": {d: _count_rows(fs, posixpath.join(tmp, d)) for d in ("source", "target")},
+        "inputs": summary,
+        "skipped": sorted(skipped, key=lambda s: (s["input"], s["path"])),
+        "unassigned": sorted(unassigned, key=lambda s: (s["input"], s["path"])),
+        "dropped_samples": sorted(dropped, key=lambda d: d["sample_id"]),
+        "settings": dataclasses.asdict(settings),
+        "sources": [str(s) for s in inputs if s.domain == "source"],
+        "targets": [str(t) for t in inputs if t.domain == "target"],
+        "versions": {"ray": ray.__version__, "pyarrow": pa.__version__, "numpy": np.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

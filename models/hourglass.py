@@ -9,34 +9,44 @@ joints this is the authors' network: 6.57 M parameters, every one of them used.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, StrictInt, field_validator, model_validator
 from torch import nn
 
+from data_pipeline.settings import settings_dataclass
 
-@dataclass(frozen=True)
+
+@settings_dataclass(frozen=True)
 class HourglassConfig:
-    num_stacks: int = 2
-    num_features: int = 256  # channels inside the hourglass
-    depth: int = 4  # poolings per hourglass: 64 -> 4 at 256 px input
-    num_joints: int = 16
-    input_size: int = 256
+    """The network's shape; a config's `model` section."""
 
-    def __post_init__(self) -> None:
-        for name in ("num_stacks", "num_features", "depth", "num_joints", "input_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"HourglassConfig.{name} must be a positive int, got {value!r}")
-        if self.num_features % 2:
-            raise ValueError(f"HourglassConfig.num_features must be even, got {self.num_features}")
+    num_stacks: StrictInt = Field(2, ge=1, description="hourglasses in a row, each supervised (sec. 3.4)")
+    num_features: StrictInt = Field(256, ge=2, description="channels inside the hourglass (even)")
+    depth: StrictInt = Field(4, ge=1, description="poolings per hourglass: 64 -> 4 at 256 px input")
+    num_joints: StrictInt = Field(16, ge=1, description="heatmaps predicted, one per joint")
+    input_size: StrictInt = Field(
+        256, ge=1, description="side of the square input, a multiple of 4 * 2**depth"
+    )
+
+    @field_validator("num_features")
+    @classmethod
+    def _even(cls, num_features: int) -> int:
+        if num_features % 2:
+            raise ValueError(f"HourglassConfig.num_features must be even, got {num_features}")
+        return num_features
+
+    @model_validator(mode="after")
+    def _poolings_halve_even_sizes(self) -> HourglassConfig:
         divisor = 4 * 2**self.depth
         if self.input_size % divisor:
             raise ValueError(
                 f"HourglassConfig.input_size {self.input_size} must be a multiple of 4 * 2**depth = {divisor} "
                 "so every pooling of the hourglass halves an even size"
             )
+        return self
 
     @property
     def heatmap_size(self) -> int:

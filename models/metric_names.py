@@ -39,3 +39,13 @@ def visible_only(name: str) -> str:
 
 def per_joint(name: str) -> str:
     return name + PER_JOINT
+
+
+def split_scalars() -> tuple[str, ...]:
+    """Every scalar a split can report (`summarize` and the split's loss), without the split prefix."""
+    pdj = tuple(PDJ_FRACTIONS)
+    return (*pdj, *map(elbows, pdj), *map(visible_only, pdj), RMSE, PCK05_TLLIB, PCKH50, LOSS)
+
+
+# What a search may select trials on: a scalar of a validation split (never a test split).
+VALIDATION_METRICS = tuple(prefix + name for prefix in VAL_PREFIXES for name in split_scalars())

@@ -18,16 +18,18 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import before_forking_workers, seeded_subset, worker_init
+from data_pipeline.settings import settings_dataclass
 from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
 from models.heatmaps import HeatmapCodec
@@ -43,77 +45,72 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite: the run stops instead of reporting garbage."""
 
 
-@dataclass
+@settings_dataclass
 class TrainConfig:
-    """One training configuration; the search varies these fields by name (contract C)."""
+    """One training configuration (a config's `train` section, with its `model`); the search varies these
+    fields by name (`train.<field>`), and a checkpoint records them."""
 
-    model: HourglassConfig = field(default_factory=lambda: HourglassConfig(num_joints=len(LSP14)))
-    epochs: int = 10
-    steps_per_epoch: int | None = None  # None: one pass over source train
-    batch_size: int = 6
-    lr: float = 1e-3
-    lr_decay_rate: float = 0.5  # lr · rate^(step / decay_steps), applied every step
-    lr_decay_steps: int = 2000
-    rmsprop_alpha: float = 0.99
-    weight_decay: float = 0.0
-    sigma: float = 2.0  # heatmap Gaussian std, heatmap pixels
-    loss: str = "mse"  # "mse" | "ce"
-    supervise: str = (
-        "labelled"  # heatmap targets for "labelled" joints (occluded too) | "visible" only (ablation)
+    model: HourglassConfig = Field(
+        default_factory=lambda: HourglassConfig(num_joints=len(LSP14)), description="the network (`model`)"
     )
-    adv_weight: float = 0.0  # 0: no adversarial branch
-    adv_attach: str = "heatmaps"  # "heatmaps" | "features"
-    adv_schedule: str = "dann"  # "dann" | "constant" (λ = 1, the study's)
-    target_bn: str = "shared"  # target images in the pose net's BatchNorm statistics: "shared" | "frozen"
-    target_in_bn: bool = (
-        False  # no domain loss, but target batches pass with the source ones (BN effect alone)
+    epochs: StrictInt = Field(10, ge=1, description="epochs to train; ASHA's rungs count these")
+    steps_per_epoch: StrictInt | None = Field(
+        None, ge=1, description="steps per epoch (null: one pass over source train)"
     )
-    seed: int = 0
-    device: str = "auto"  # "auto" | "cpu" | "cuda"
-    precision: str = "auto"  # "auto" | "fp32" | "bf16"
-    channels_last: bool = True
-    compile: bool = False
-    num_workers: int = 0
-    eval_batch_size: int = 16
-    max_eval_samples: int | None = None
+    batch_size: StrictInt = Field(6, ge=1, description="source images per step")
+    lr: StrictFloat = Field(1e-3, gt=0, description="RMSprop learning rate at step 0")
+    lr_decay_rate: StrictFloat = Field(
+        0.5, gt=0, le=1, description="lr x rate^(step / decay_steps), every step"
+    )
+    lr_decay_steps: StrictInt = Field(
+        2000, ge=1, description="steps over which the lr falls by lr_decay_rate"
+    )
+    rmsprop_alpha: StrictFloat = Field(0.99, ge=0, lt=1, description="RMSprop's smoothing constant")
+    weight_decay: StrictFloat = Field(0.0, ge=0, description="L2 weight decay")
+    sigma: StrictFloat = Field(2.0, gt=0, description="heatmap Gaussian std, heatmap pixels")
+    loss: StrictStr = Field("mse", description=f"pose loss on the heatmaps: one of {tuple(LOSSES)}")
+    supervise: Literal["labelled", "visible"] = Field(
+        "labelled", description="heatmap targets for labelled joints (occluded too), or visible ones only"
+    )
+    adv_weight: StrictFloat = Field(0.0, ge=0, description="domain-adversarial loss weight (0: no branch)")
+    adv_attach: Literal["heatmaps", "features"] = Field(
+        "heatmaps", description="what the domain classifier sees: the heatmaps or the last stack's features"
+    )
+    adv_schedule: Literal["dann", "constant"] = Field(
+        "dann", description="gradient-reversal strength: DANN's ramp, or constant 1 (the study's)"
+    )
+    target_bn: Literal["shared", "frozen"] = Field(
+        "shared", description="target images in the pose network's BatchNorm statistics, or not"
+    )
+    target_in_bn: StrictBool = Field(
+        False, description="no domain loss, but target batches pass with the source ones (BN effect alone)"
+    )
+    seed: StrictInt = Field(0, ge=0, description="seed of weights, batches and augmentation")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when torch sees it")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on CUDA that has it")
+    channels_last: StrictBool = Field(True, description="channels-last memory format (faster convolutions)")
+    compile: StrictBool = Field(False, description="torch.compile the network")
+    num_workers: StrictInt = Field(0, ge=0, description="DataLoader worker processes")
+    eval_batch_size: StrictInt = Field(16, ge=1, description="images per validation batch")
+    max_eval_samples: StrictInt | None = Field(
+        None, ge=1, description="validate on a fixed random subset of this size (null: every sample)"
+    )
 
-    def __post_init__(self) -> None:
-        if isinstance(self.model, dict):
-            self.model = _model_config(self.model)
-        positive_ints = ("epochs", "batch_size", "lr_decay_steps", "eval_batch_size")
-        for name in positive_ints:
-            _check(name, getattr(self, name), int, lambda v: v >= 1, "a positive int")
-        for name in ("steps_per_epoch", "max_eval_samples"):
-            if getattr(self, name) is not None:
-                _check(name, getattr(self, name), int, lambda v: v >= 1, "a positive int or null")
-        _check("seed", self.seed, int, lambda v: v >= 0, "an int >= 0")
-        _check("num_workers", self.num_workers, int, lambda v: v >= 0, "an int >= 0")
-        _check("lr", self.lr, float, lambda v: v > 0, "a float > 0")
-        _check("lr_decay_rate", self.lr_decay_rate, float, lambda v: 0 < v <= 1, "a float in (0, 1]")
-        _check("rmsprop_alpha", self.rmsprop_alpha, float, lambda v: 0 <= v < 1, "a float in [0, 1)")
-        _check("weight_decay", self.weight_decay, float, lambda v: v >= 0, "a float >= 0")
-        _check("sigma", self.sigma, float, lambda v: v > 0, "a float > 0")
-        _check("adv_weight", self.adv_weight, float, lambda v: v >= 0, "a float >= 0")
-        for name in ("channels_last", "compile", "target_in_bn"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
-        choices = {
-            "loss": tuple(LOSSES),
-            "adv_attach": ("heatmaps", "features"),
-            "adv_schedule": ("dann", "constant"),
-            "supervise": ("labelled", "visible"),
-            "target_bn": ("shared", "frozen"),
-            "device": ("auto", "cpu", "cuda"),
-            "precision": ("auto", "fp32", "bf16"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str) -> str:
+        if loss not in LOSSES:
+            raise ValueError(f"must be one of {tuple(LOSSES)}, got {loss!r}")
+        return loss
+
+    @model_validator(mode="after")
+    def _target_in_bn_needs_shared_bn(self) -> TrainConfig:
         if self.target_in_bn and self.target_bn == "frozen":
             raise ValueError(
                 "TrainConfig.target_in_bn passes target images through the pose network's BatchNorm only to "
                 "mix its statistics; with target_bn 'frozen' it would do nothing: set one of them"
             )
+        return self
 
     @property
     def uses_target(self) -> bool:
@@ -127,6 +124,8 @@ class TrainConfig:
         for key in d:
             if key not in known:
                 raise ValueError(f"unknown TrainConfig key {key!r}; known keys: {', '.join(sorted(known))}")
+        if isinstance(d.get("model"), dict):
+            d = {**d, "model": _model_config(d["model"])}
         return cls(**d)
 
     def to_dict(self) -> dict:
@@ -139,12 +138,6 @@ def _model_config(d: dict) -> HourglassConfig:
         if key not in known:
             raise ValueError(f"unknown TrainConfig key 'model.{key}'; known: {', '.join(sorted(known))}")
     return HourglassConfig(**d)
-
-
-def _check(name: str, value: Any, kind: type, ok: Callable[[Any], bool], what: str) -> None:
-    kinds = (int, float) if kind is float else (kind,)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not ok(value):
-        raise ValueError(f"TrainConfig.{name} must be {what}, got {value!r}")
 
 
 @dataclass

@@ -1,7 +1,11 @@
-"""The experiment config: one YAML file, validated on load, with CLI overrides and search-space keys.
+"""The experiment config: one YAML file, validated whole before anything starts (before Ray).
 
-`model`, `train` and `augment` are the dataclasses of the packages that use them (HourglassConfig,
-TrainConfig, AugmentConfig), so a key means the same thing in a config, in a trial and in a checkpoint.
+Every section is a `settings_dataclass` (data_pipeline.settings): typed fields with bounds, defaults and
+a one-line description beside each, checked by pydantic. `model`, `train` and `augment` are the classes of
+the packages that use them (HourglassConfig, TrainConfig, AugmentConfig) and `data` extends the
+enhancement job's EnhanceSettings, so a key means the same thing in a config, a trial, a checkpoint and
+a shards manifest. Rules that span sections (`_check_across_sections`) run right after. Errors name the
+file and the dotted key.
 """
 
 from __future__ import annotations
@@ -10,26 +14,340 @@ import copy
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from data_pipeline import storage
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
+from data_pipeline.pipeline import EnhanceSettings
+from data_pipeline.settings import settings_dataclass
 from models.hourglass import HourglassConfig
-from models.metric_names import SELECTION
+from models.metric_names import SELECTION, VALIDATION_METRICS
 from models.train import TrainConfig
-from search.errors import ConfigError
-from search.typed import coerce, from_dict, to_dict
+from search.errors import ConfigError, from_validation
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+SEARCHABLE_SECTIONS = ("model", "train", "augment", "data")
+
+
+# --------------------------------------------------------------------------------------------- sections
+
+
+@settings_dataclass(frozen=True)
+class DataConfig(EnhanceSettings):
+    """Where images come from and where their Parquet shards live, plus the enhancement settings
+    (size, margin, brightness, image_format, jpeg_quality, frames_per_clip, frame_step, seed)."""
+
+    source: StrictStr = Field("", description='"surreal:DIR" (DIR holds cmu/)')
+    targets: list[StrictStr] = Field(
+        default_factory=list, description='"lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR"'
+    )
+    demo: StrictBool = Field(
+        False, description="generate the procedural demo set next to the shards and use it"
+    )
+    demo_clips: StrictInt | None = Field(
+        None, ge=1, description="demo source clips (null: the generator's default)"
+    )
+    demo_seed: StrictInt = Field(0, ge=0, description="seed of the demo set")
+    shards: StrictStr = Field(
+        "", description='Parquet root (local path, s3://, gs://); "" = <storage.path>/shards'
+    )
+    max_source_train: StrictInt | None = Field(
+        None, ge=1, description="subsample source train for quick runs (validation: train.max_eval_samples)"
+    )
+
+    def enhance_settings(self, brightness: bool | None = None) -> EnhanceSettings:
+        """The enhancement settings this section holds, with `brightness` if given."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(EnhanceSettings)}
+        return EnhanceSettings(**{**values, **({} if brightness is None else {"brightness": brightness})})
+
+
+@settings_dataclass
+class ParamSpec:
+    """One searched key: uniform/loguniform floats, int ranges, or a choice of values."""
+
+    type: Literal["uniform", "loguniform", "int", "choice"] = Field(description="how values are drawn")
+    low: StrictFloat | None = Field(None, description="lowest value of a range")
+    high: StrictFloat | None = Field(None, description="highest value of a range")
+    values: list[Any] | None = Field(None, description="the values of a choice")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParamSpec:
+        if self.type == "choice":
+            if not self.values:
+                raise ValueError("a choice needs a non-empty 'values' list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} range needs 'low' and 'high'")
+        if not self.low < self.high:
+            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+        if self.type == "loguniform" and self.low <= 0:
+            raise ValueError("a loguniform range needs low > 0")
+        if self.type == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise ValueError("an int range needs whole 'low' and 'high'")
+        return self
+
+
+@settings_dataclass
+class SearchConfig:
+    """What the search optimises and how many trials it runs."""
+
+    metric: StrictStr = Field(
+        SELECTION, description="a validation metric the trials report (models.metric_names)"
+    )
+    mode: Literal["max", "min"] = Field("max", description="whether the metric is better high or low")
+    algorithm: Literal["tpe", "random"] = Field("tpe", description="Optuna's TPE or random sampling")
+    num_samples: StrictInt = Field(8, ge=1, description="trials in all")
+    max_concurrent: StrictInt = Field(2, ge=1, description="trials running at once")
+    seed: StrictInt = Field(0, ge=0, description="sampler seed")
+    evaluate_defaults_first: StrictBool = Field(
+        True, description="the config's own values are the first trial"
+    )
+    space: dict[StrictStr, ParamSpec] = Field(default_factory=dict, description="searched dotted keys")
+    time_budget_s: StrictFloat | None = Field(None, gt=0, description="stop launching trials after this long")
+
+    @field_validator("metric")
+    @classmethod
+    def _reported_metric(cls, metric: str) -> str:
+        if metric not in VALIDATION_METRICS:
+            close = [m for m in VALIDATION_METRICS if m.endswith(metric.rsplit("_", 1)[-1])]
+            hint = f"; did you mean {close[0]}?" if close else f" (e.g. {SELECTION})"
+            raise ValueError(f"{metric!r} is not a validation metric the trials report{hint}")
+        return metric
+
+
+@settings_dataclass
+class SchedulerConfig:
+    """ASHA's early stopping (or none)."""
+
+    type: Literal["asha", "none"] = Field("asha", description="asha: stop trials behind their rung")
+    grace_period: StrictInt = Field(1, ge=1, description="epochs every trial trains before it can be stopped")
+    reduction_factor: StrictFloat = Field(
+        2.0, gt=1, description="1 / the fraction of trials promoted per rung"
+    )
+    max_t: StrictInt | None = Field(None, ge=1, description="epochs of the last rung (null: train.epochs)")
+
+
+@settings_dataclass
+class ResourcesConfig:
+    """What one trial holds."""
+
+    cpu: StrictFloat = Field(1.0, gt=0, description="CPUs per trial")
+    gpu: StrictFloat = Field(
+        0.0, ge=0, description="GPUs per trial; fractions share a card by scheduling only"
+    )
+
+
+@settings_dataclass
+class FailureConfig:
+    """What happens when a trial crashes."""
+
+    max_failures: StrictInt = Field(
+        2, ge=0, description="retries of a crashed trial, from its last checkpoint"
+    )
+
+
+@settings_dataclass
+class StorageConfig:
+    """Where experiments live."""
+
+    path: StrictStr = Field(
+        "~/posetune-runs", min_length=1, description="local dir, NFS, s3://bucket/prefix, gs://bucket/prefix"
+    )
+    keep_checkpoints: StrictInt = Field(
+        3, ge=1, description="per trial, best by the search metric (>= 3 survives kill-restore races)"
+    )
+
+
+@settings_dataclass
+class TrackingConfig:
+    """Weights & Biases."""
+
+    wandb: Literal["auto", "online", "offline", "none"] = Field(
+        "auto", description="auto: online with an API key, else offline"
+    )
+    project: StrictStr = Field("posetune", min_length=1, description="W&B project")
+    entity: StrictStr | None = Field(None, description="W&B entity (null: the key's default)")
+    log_images: StrictBool = Field(True, description="prediction overlays on target-val images")
+    images_every: StrictInt = Field(1, ge=1, description="epochs between overlays")
+
+
+@settings_dataclass
+class ExperimentConfig:
+    """A whole experiment: the data, the network and its training, the search and where it all runs."""
+
+    name: StrictStr = Field("posetune", min_length=1, description="prefix of experiment names")
+    data: DataConfig = Field(default_factory=DataConfig, description="inputs, shards, enhancement")
+    model: HourglassConfig = Field(
+        default_factory=lambda: HourglassConfig(num_joints=len(LSP14)), description="the network"
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="training (its model is `model`)")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="per-trial augmentation")
+    search: SearchConfig = Field(default_factory=SearchConfig, description="the search")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="early stopping")
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig, description="per trial")
+    failure: FailureConfig = Field(default_factory=FailureConfig, description="retries")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="experiment storage")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="W&B")
+
+    @model_validator(mode="after")
+    def _one_network(self) -> ExperimentConfig:
+        """The `model` section is the network: `train` carries that very object (what `fit` receives)."""
+        if self.train.model is not self.model:
+            self.train = dataclasses.replace(self.train, model=self.model)
+        return self
+
+    # -- derived values -------------------------------------------------------------------------
+    def train_config(self) -> TrainConfig:
+        """The TrainConfig `fit` receives (its model is this config's `model`)."""
+        return self.train
+
+    @property
+    def shards_root(self) -> str:
+        return self.data.shards or storage.join(self.storage.path, "shards")
+
+    @property
+    def max_t(self) -> int:
+        return self.scheduler.max_t or self.train.epochs
+
+    def to_dict(self) -> dict:
+        """Plain YAML/JSON types, in the file's layout (the network under `model` only)."""
+        out = _ADAPTER.dump_python(self, mode="json")
+        out["train"].pop("model")
+        return out
+
+    def with_params(self, params: dict[str, Any]) -> ExperimentConfig:
+        """A copy with dotted keys (`train.adv_weight`) set, each value checked against its field."""
+        raw = self.to_dict()
+        for dotted, value in params.items():
+            _set_dotted(raw, dotted, value, path=None)
+        return config_from_dict(raw)
+
+
+_ADAPTER = TypeAdapter(ExperimentConfig)
+SECTIONS = tuple(f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "name")
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+
+def config_from_dict(raw: dict, *, path: str | None = None) -> ExperimentConfig:
+    """Validate a plain dict (from YAML) into an ExperimentConfig; errors name the file and dotted key."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping of sections", path=path)
+    raw = copy.deepcopy(raw)
+    for section in SECTIONS:
+        if raw.get(section) is None and section in raw:
+            raw[section] = {}  # `train:` with nothing under it: the section's defaults
+    if isinstance(raw.get("train"), dict) and "model" in raw["train"]:
+        raise ConfigError("set the network in the top-level 'model' section", path=path, key="train.model")
+    if isinstance(raw.get("model"), dict):
+        raw["model"] = {"num_joints": len(LSP14), **raw["model"]}
+    try:
+        config = _ADAPTER.validate_python(raw)
+    except ValidationError as error:
+        raise from_validation(error, path=path) from None
+    _check_across_sections(config, path)
+    # Local paths absolute here, on the driver: trials and Ray Data tasks run in other working directories.
+    config.storage = dataclasses.replace(config.storage, path=storage.absolute(config.storage.path))
+    config.data = dataclasses.replace(config.data, shards=storage.absolute(config.data.shards))
+    return config
+
+
+def _check_across_sections(config: ExperimentConfig, path: str | None) -> None:
+    """The rules no single section can check."""
+    if config.model.num_joints != len(LSP14):
+        raise ConfigError(f"must be {len(LSP14)} (the LSP-14 joint set)", path=path, key="model.num_joints")
+    if not config.data.demo and not config.data.source and not config.data.shards:
+        raise ConfigError(
+            "name a data source: demo: true, source: surreal:DIR (+ targets), or existing shards",
+            path=path,
+            key="data",
+        )
+    if config.train.device == "cuda" and config.resources.gpu == 0:
+        raise ConfigError(
+            "is cuda but resources.gpu is 0: Ray gives each trial no GPU; set resources.gpu (e.g. 1 or 0.5)",
+            path=path,
+            key="train.device",
+        )
+    for dotted, spec in config.search.space.items():
+        _check_searched_key(config, dotted, spec, path)
+
+
+def _check_searched_key(config: ExperimentConfig, dotted: str, spec: ParamSpec, path: str | None) -> None:
+    """A searched key names a field, its draw type suits the field, and every value it can draw is valid."""
+    key = f"search.space.{dotted}"
+    section, _, name = dotted.partition(".")
+    if section not in SEARCHABLE_SECTIONS or not name:
+        raise ConfigError(
+            f"searched keys look like <section>.<key> with section in {SEARCHABLE_SECTIONS}",
+            path=path,
+            key=key,
+        )
+    target = getattr(config, section)
+    if name not in {f.name for f in dataclasses.fields(target)} or (section == "train" and name == "model"):
+        raise ConfigError(f"{section} has no key {name!r}", path=path, key=key)
+    if section == "data" and name != "brightness":
+        raise ConfigError("of the data section only 'brightness' can be searched", path=path, key=key)
+    annotation = typing.get_type_hints(type(target))[name]
+    if spec.type in ("uniform", "loguniform") and _is_int(annotation):
+        raise ConfigError(f"{dotted} is an integer: search it with type: int", path=path, key=key)
+    drawn = spec.values if spec.type == "choice" else [spec.low, spec.high]
+    for value in drawn:
+        if spec.type == "int":
+            value = int(value)
+        try:  # the field's own checks (type, bounds, allowed names) on every value the search can draw
+            dataclasses.replace(target, **{name: value})
+        except ValidationError as error:
+            raise from_validation(error, path=path, spell=lambda _: key) from None
+
+
+def _is_int(annotation: Any) -> bool:
+    """Whether a field's type hint (Annotated stripped) is an int or an optional int."""
+    return int in (typing.get_args(annotation) or (annotation,))
+
+
+# --------------------------------------------------------------------------------------------- YAML
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """YAML 1.1 reads `1e-3` (no dot) as a string; this safe loader reads it as the float everyone means."""
+    """Safe YAML (no objects) with `1e-3` read as a float (YAML 1.1 reads it as a string), a duplicate
+    key an error (not "the last one wins"), and no aliases (a few hundred bytes of nested aliases would
+    otherwise expand into a huge value, and a huge error message)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a posetune config", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _YamlLoader.add_implicit_resolver(
@@ -46,201 +364,57 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str):
-    """Parse YAML text safely (no arbitrary objects), with `1e-3` as a float."""
-    return yaml.load(text, Loader=_YamlLoader)
+def load_yaml(text: str, *, where: str | None = None, key: str | None = None):
+    """Parse YAML text safely; a syntax error, duplicate key or alias is a one-line ConfigError."""
+    try:
+        return yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None and key is None else ""
+        raise ConfigError(f"not valid YAML: {problem}{at}", path=where, key=key) from None
 
 
-SEARCHABLE_SECTIONS = ("model", "train", "augment", "data")
+# --------------------------------------------------------------------------------------------- files
 
 
-@dataclass
-class DataConfig:
-    """Where images come from and where their enhanced Parquet shards live."""
-
-    source: str = ""  # "surreal:DIR" (DIR holds cmu/)
-    targets: list[str] = field(default_factory=list)  # "lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR"
-    demo: bool = False  # generate the procedural demo set next to the shards and use it
-    demo_clips: int | None = None  # None: the generator's default size
-    demo_seed: int = 0
-    shards: str = ""  # Parquet root (local path, s3://, gs://); "" = <storage.path>/shards
-    size: int = 256  # side of the stored crops
-    frames_per_clip: int | None = None
-    brightness: bool = True  # brightness centring (study eq. 1-2) on source images
-    max_source_train: int | None = None  # subsample for quick runs (validation caps: train.max_eval_samples)
-
-
-@dataclass
-class ParamSpec:
-    """One searched key: uniform/loguniform floats, int ranges, or a choice of values."""
-
-    type: Literal["uniform", "loguniform", "int", "choice"]
-    low: float | None = None
-    high: float | None = None
-    values: list[Any] | None = None
-
-    def __post_init__(self):
-        if self.type == "choice":
-            if not self.values:
-                raise ValueError("a choice needs a non-empty 'values' list")
-        else:
-            if self.low is None or self.high is None:
-                raise ValueError(f"a {self.type} range needs 'low' and 'high'")
-            if not self.low < self.high:
-                raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
-            if self.type == "loguniform" and self.low <= 0:
-                raise ValueError("a loguniform range needs low > 0")
-
-
-@dataclass
-class SearchConfig:
-    metric: str = SELECTION
-    mode: Literal["max", "min"] = "max"
-    algorithm: Literal["tpe", "random"] = "tpe"
-    num_samples: int = 8
-    max_concurrent: int = 2
-    seed: int = 0
-    evaluate_defaults_first: bool = True  # the config's own values are the first trial
-    space: dict[str, ParamSpec] = field(default_factory=dict)
-    time_budget_s: float | None = None
-
-
-@dataclass
-class SchedulerConfig:
-    type: Literal["asha", "none"] = "asha"
-    grace_period: int = 1
-    reduction_factor: float = 2.0
-    max_t: int | None = None  # None: train.epochs
-
-
-@dataclass
-class ResourcesConfig:
-    cpu: float = 1.0
-    gpu: float = 0.0  # fractions share a card by scheduling only
-
-
-@dataclass
-class FailureConfig:
-    max_failures: int = 2  # retries of a crashed trial, from its last checkpoint
-
-
-@dataclass
-class StorageConfig:
-    path: str = "~/posetune-runs"  # local dir, NFS, s3://bucket/prefix, gs://bucket/prefix
-    keep_checkpoints: int = 3  # per trial, best by the search metric (>= 3 survives kill-restore races)
-
-
-@dataclass
-class TrackingConfig:
-    wandb: Literal["auto", "online", "offline", "none"] = "auto"  # auto: online with an API key, else offline
-    project: str = "posetune"
-    entity: str | None = None
-    log_images: bool = True  # prediction overlays on target-val images
-    images_every: int = 1  # epochs between overlays
-
-
-@dataclass
-class ExperimentConfig:
-    name: str = "posetune"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: HourglassConfig = field(default_factory=lambda: HourglassConfig(num_joints=len(LSP14)))
-    train: TrainConfig = field(default_factory=TrainConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    search: SearchConfig = field(default_factory=SearchConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
-    failure: FailureConfig = field(default_factory=FailureConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-
-    # -- derived values -------------------------------------------------------------------------
-    def train_config(self) -> TrainConfig:
-        """The TrainConfig `fit` receives: the train section with this config's model inside."""
-        return dataclasses.replace(self.train, model=self.model)
-
-    @property
-    def shards_root(self) -> str:
-        return self.data.shards or storage.join(self.storage.path, "shards")
-
-    @property
-    def max_t(self) -> int:
-        return self.scheduler.max_t or self.train.epochs
-
-    def to_dict(self) -> dict:
-        out = to_dict(self)
-        out["train"].pop("model", None)  # the model section is the one source of truth
-        return out
-
-    def with_params(self, params: dict[str, Any]) -> ExperimentConfig:
-        """A copy with dotted keys (`train.adv_weight`) set, each value checked against its field."""
-        raw = self.to_dict()
-        for dotted, value in params.items():
-            _set_dotted(raw, dotted, value, path=None)
-        return config_from_dict(raw)
-
-
-def config_from_dict(raw: dict, *, path: str | None = None) -> ExperimentConfig:
-    """Validate a plain dict (from YAML) into an ExperimentConfig; errors name the key and file."""
-    raw = copy.deepcopy(raw or {})
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML config (a path, or the name of a shipped config such as `demo`) and apply
+    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`)."""
+    path = resolve_config_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text (byte {error.start})", path=str(path)) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read it: {error.strerror}", path=str(path)) from None
+    raw = load_yaml(text, where=str(path))
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ConfigError("the config must be a mapping of sections", path=path)
-    train = raw.get("train") or {}
-    if "model" in train:
-        raise ConfigError("set the network in the top-level 'model' section", path=path, key="train.model")
-    model = raw.get("model") or {}
-    model.setdefault("num_joints", len(LSP14))
-    raw["model"] = model
-    config = from_dict(ExperimentConfig, raw, path=path)
-    _check(config, path)
-    # Local paths absolute here, on the driver: trials run in another working directory.
-    config.storage.path = storage.absolute(config.storage.path)
-    config.data.shards = storage.absolute(config.data.shards)
-    return config
+        raise ConfigError("the config must be a mapping of sections", path=str(path))
+    for override in overrides or []:
+        apply_override(raw, override, path=str(path))
+    return config_from_dict(raw, path=str(path))
 
 
-def _check(config: ExperimentConfig, path: str | None) -> None:
-    if config.model.num_joints != len(LSP14):
-        raise ConfigError(f"must be {len(LSP14)} (the LSP-14 joint set)", path=path, key="model.num_joints")
-    if not config.data.demo and not config.data.source and not config.data.shards:
-        raise ConfigError(
-            "name a data source: demo: true, source: surreal:DIR (+ targets), or existing shards",
-            path=path,
-            key="data",
-        )
-    for dotted, spec in config.search.space.items():
-        section, _, name = dotted.partition(".")
-        if section not in SEARCHABLE_SECTIONS or not name:
+def apply_override(raw: dict, override: str, *, path: str | None = None) -> None:
+    """Set `key=value` (value parsed as YAML) in `raw`; a whole section only from a mapping, merged in."""
+    key, sep, text = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"an override looks like key=value, got {override!r}", path=path, key="--set")
+    value = load_yaml(text, where=path, key=f"--set {key}")
+    if "." not in key and key in SECTIONS:
+        if not isinstance(value, dict):
             raise ConfigError(
-                f"searched keys look like <section>.<key> with section in {SEARCHABLE_SECTIONS}",
+                f"is a section: set one of its keys ({key}.<key>=...) or give a mapping ({key}={{...}})",
                 path=path,
-                key=f"search.space.{dotted}",
+                key=f"--set {key}",
             )
-        target = getattr(config, section)
-        hints = {f.name: f for f in dataclasses.fields(target)}
-        if name not in hints:
-            raise ConfigError(f"{section} has no key {name!r}", path=path, key=f"search.space.{dotted}")
-        if section == "data" and name != "brightness":
-            raise ConfigError("of the data section only 'brightness' can be searched", path=path, key=dotted)
-        samples = spec.values if spec.type == "choice" else [spec.low, spec.high]
-        annotation = _field_type(type(target), name)
-        for value in samples:
-            if spec.type == "int" or (annotation is int and spec.type != "choice"):
-                value = int(value)
-            value = coerce(annotation, value, key=f"search.space.{dotted}", path=path)
-            try:  # the section's own checks (ranges, allowed names) on every value the search can draw
-                dataclasses.replace(target, **{name: value})
-            except (TypeError, ValueError) as error:
-                raise ConfigError(str(error), path=path, key=f"search.space.{dotted}") from error
-    if config.search.metric and config.search.mode not in ("max", "min"):
-        raise ConfigError("must be max or min", path=path, key="search.mode")
-    if config.resources.gpu < 0 or config.resources.cpu <= 0:
-        raise ConfigError("cpu must be > 0 and gpu >= 0", path=path, key="resources")
-
-
-def _field_type(cls: type, name: str) -> Any:
-    import typing
-
-    return typing.get_type_hints(cls)[name]
+        section = raw.get(key)
+        raw[key] = {**section, **value} if isinstance(section, dict) else value
+        return
+    _set_dotted(raw, key, value, path=path)
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any, *, path: str | None) -> None:
@@ -256,32 +430,21 @@ def _set_dotted(raw: dict, dotted: str, value: Any, *, path: str | None) -> None
     node[parts[-1]] = value
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a YAML config (a path, or the name of a shipped config such as `demo`) and apply
-    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`)."""
-    path = resolve_config_path(path)
-    try:
-        raw = load_yaml(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}", path=str(path)) from error
-    for override in overrides or []:
-        key, sep, text = override.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"an override looks like key=value, got {override!r}", path=str(path))
-        _set_dotted(raw, key.strip(), load_yaml(text), path=str(path))
-    return config_from_dict(raw, path=str(path))
-
-
 def resolve_config_path(path: str | os.PathLike) -> Path:
-    """A config file path, or the name of one shipped in search/configs (`demo`, `surreal_lsp`)."""
-    candidate = Path(path).expanduser()
+    """A config file path, or the name of one shipped in search/configs (`demo`, `surreal_lsp`).
+
+    A name only: a path with a folder in it, or a missing file with a suffix other than the shipped
+    file's own name, is never swapped for a shipped config."""
+    text = str(path)
+    candidate = Path(text).expanduser()
     if candidate.is_file():
         return candidate
-    shipped = CONFIG_DIR / f"{Path(path).stem}.yaml"
-    if shipped.is_file() and not candidate.suffix or (shipped.is_file() and str(path) == shipped.name):
+    shipped = CONFIG_DIR / f"{candidate.stem}.yaml"
+    is_name = os.sep not in text and "/" not in text and text in (candidate.stem, shipped.name)
+    if is_name and shipped.is_file():
         return shipped
     known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
-    raise ConfigError(f"no such config file (shipped configs: {known})", path=str(path))
+    raise ConfigError(f"no such config file (shipped configs, by name: {known})", path=text)
 
 
 def dump_config(config: ExperimentConfig) -> str:

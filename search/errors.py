@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
 
 class ConfigError(ValueError):
     """A bad experiment config: names the file and the key at fault."""
@@ -18,3 +22,22 @@ class SearchInterrupted(RuntimeError):
 
 class SearchFailed(RuntimeError):
     """The search ran and no trial finished; the message sums up the trials' errors."""
+
+
+def from_validation(
+    error: ValidationError,
+    *,
+    path: str | None = None,
+    prefix: str = "",
+    spell: Callable[[str], str] = lambda key: key,
+) -> ConfigError:
+    """The first problem pydantic found, as a ConfigError naming the dotted key (`prefix.` + its location;
+    `spell` renames it, e.g. to a command-line flag) and saying what is wrong in pydantic's words."""
+    problems = error.errors(include_url=False, include_input=False)
+    first = problems[0]
+    parts = [prefix] if prefix else []
+    parts += [str(part) for part in first["loc"] if not isinstance(part, int)]
+    message = first["msg"].removeprefix("Value error, ")
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    return ConfigError(message, path=path, key=spell(".".join(parts)) if parts else None)

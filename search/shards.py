@@ -122,14 +122,7 @@ def prepare_shards(config: ExperimentConfig) -> list[str]:
                 f"no shards at {out} and no data.source (or data.demo) to make them from", key="data"
             )
         log.info("enhancing into %s (brightness centring %s)", out, "on" if brightness else "off")
-        run_enhancement(
-            sources=sources,
-            targets=targets,
-            out=out,
-            size=config.data.size,
-            frames_per_clip=config.data.frames_per_clip,
-            brightness=brightness,
-        )
+        run_enhancement(sources, targets, out, config.data.enhance_settings(brightness))
         made.append(out)
     return made
 

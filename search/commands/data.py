@@ -146,23 +146,36 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
 
 
 def run_enhance(args: argparse.Namespace) -> int:
-    from search.errors import ConfigError
+    # Imported here, not at the top, so that `posetune --help` does not load Ray.
+    import ray
+    from pydantic import ValidationError
+
+    from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement
+    from search.errors import ConfigError, from_validation
 
     if not args.source and not args.target:
         raise ConfigError("give at least one --source or --target")
-    if args.size < 8 or args.margin < 0:
-        raise ConfigError(f"--size must be >= 8 and --margin >= 0 (got {args.size}, {args.margin})")
-    if args.clips_per_task < 1 or args.images_per_task < 1:
-        raise ConfigError("--clips-per-task and --images-per-task must be >= 1")
-    from data_pipeline.pipeline import parse_input, run_enhancement
-
     try:
         sources = [parse_input(s, "source") for s in args.source]
         targets = [parse_input(t, "target") for t in args.target]
     except ValueError as error:
         raise ConfigError(str(error)) from None
-
-    import ray
+    try:
+        settings = EnhanceSettings(
+            size=args.size,
+            margin=args.margin,
+            brightness=not args.no_brightness,
+            image_format=args.image_format,
+            jpeg_quality=args.jpeg_quality,
+            frames_per_clip=args.frames_per_clip,
+            frame_step=args.frame_step,
+            seed=args.seed,
+        )
+        job = EnhanceJob(
+            num_tasks=args.num_tasks, clips_per_task=args.clips_per_task, images_per_task=args.images_per_task
+        )
+    except ValidationError as error:
+        raise from_validation(error, spell=lambda key: "--" + key.replace("_", "-")) from None
 
     from search.credentials import private_ray_temp_dir
 
@@ -170,23 +183,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         os.environ.setdefault("RAY_TMPDIR", private_ray_temp_dir())
     started_here = not ray.is_initialized()
     try:
-        manifest = run_enhancement(
-            sources,
-            targets,
-            args.out,
-            size=args.size,
-            margin=args.margin,
-            frames_per_clip=args.frames_per_clip,
-            frame_step=args.frame_step,
-            brightness=not args.no_brightness,
-            image_format=args.image_format,
-            jpeg_quality=args.jpeg_quality,
-            seed=args.seed,
-            overwrite=args.overwrite,
-            num_tasks=args.num_tasks,
-            clips_per_task=args.clips_per_task,
-            images_per_task=args.images_per_task,
-        )
+        manifest = run_enhancement(sources, targets, args.out, settings, job=job, overwrite=args.overwrite)
     finally:
         if started_here:
             ray.shutdown()

@@ -13,12 +13,13 @@ import pytest
 from data_pipeline import procedural
 from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
-from data_pipeline.pipeline import parse_input, run_enhancement
+from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement
 from data_pipeline.readers import list_surreal_clips, read_lsp, read_surreal
 from data_pipeline.schema import SHARD_SCHEMA, decode_image, decode_mask
 from search.cli import main
 
 pytestmark = pytest.mark.slow
+QUIET = EnhanceJob(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +52,10 @@ def enhanced(ray_local, demo, tmp_path_factory):
         [f"surreal:{root / 'surreal'}"],
         [f"lsp:{root / 'lsp'}"],
         str(out),
-        size=64,
-        progress=False,
-        clips_per_task=2,  # several tasks even on tiny data
-        images_per_task=3,
+        EnhanceSettings(size=64),
+        job=EnhanceJob(
+            progress=False, clips_per_task=2, images_per_task=3
+        ),  # several tasks even on tiny data
     )
     # the job turns Ray Data's per-operator reservation off for itself only
     assert context.op_resource_reservation_enabled == before
@@ -127,7 +128,7 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo,
     root, _ = demo
     before = (out / "manifest.json").read_text()
     with pytest.raises(DataError, match="already exists"):
-        run_enhancement([], [f"lsp:{root / 'lsp'}"], str(out), size=64, progress=False)
+        run_enhancement([], [f"lsp:{root / 'lsp'}"], str(out), EnhanceSettings(size=64), job=QUIET)
     argv = ["data", "enhance", "--target", f"lsp:{root / 'lsp'}", "--out", str(out), "--size", "48"]
     assert main(argv) == 2  # the CLI prints the error as one line
     assert "already exists" in capsys.readouterr().err
@@ -158,7 +159,7 @@ def test_a_corrupt_target_image_is_reported_and_the_job_goes_on(ray_local, demo,
     shutil.copytree(root / "lsp", lsp)
     bad = lsp / "images" / "im0005.jpg"
     bad.write_bytes(b"not a jpeg")
-    manifest = run_enhancement([], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False)
+    manifest = run_enhancement([], [f"lsp:{lsp}"], str(tmp_path / "out"), EnhanceSettings(size=32), job=QUIET)
     assert [s["path"] for s in manifest["skipped"]] == [str(bad)]
     assert "cannot be decoded" in manifest["skipped"][0]["reason"]
     report = manifest["inputs"][f"lsp:{lsp}"]
@@ -183,7 +184,13 @@ def test_a_coco_target_set_is_spread_over_tasks_and_a_missing_image_is_reported(
     data["annotations"].append({**data["annotations"][0], "id": 14, "image_id": 3})
     annotations.write_text(json.dumps(data))
     spec = f"coco:{annotations}:{tmp_path / 'img'}"
-    manifest = run_enhancement([], [spec], str(tmp_path / "out"), size=32, progress=False, images_per_task=1)
+    manifest = run_enhancement(
+        [],
+        [spec],
+        str(tmp_path / "out"),
+        EnhanceSettings(size=32),
+        job=EnhanceJob(progress=False, images_per_task=1),
+    )
     assert manifest["inputs"][spec] == {
         "units": "images",
         "total": 3,
@@ -214,7 +221,7 @@ def test_coco_and_mpii_targets_get_splits_head_sizes_and_left_out_lsp_images_are
     coco, coco_images = write_coco(tmp_path / "coco", n=8)
     mpii, mpii_images, head_boxes, boxes = write_mpii(tmp_path / "mpii", n=8)
     specs = [f"lsp:{lsp}", f"coco:{coco}:{coco_images}", f"mpii:{mpii}:{mpii_images}:{head_boxes}"]
-    manifest = run_enhancement([], specs, str(tmp_path / "out"), size=64, progress=False)
+    manifest = run_enhancement([], specs, str(tmp_path / "out"), EnhanceSettings(size=64), job=QUIET)
     assert manifest["unassigned"] == [{"path": str(lsp / "images" / "im0008.jpg"), "input": specs[0]}]
     assert manifest["inputs"][specs[0]]["unassigned"] == 1 and manifest["inputs"][specs[0]]["total"] == 7
     assert manifest["counts"]["target"] == {"adapt": 3 + 4 + 4, "test": 2 + 2 + 2, "val": 2 + 2 + 2}
@@ -237,7 +244,11 @@ def test_an_unreadable_target_listing_is_reported_and_the_source_still_written(r
     lsp.mkdir()
     (lsp / "joints.mat").write_bytes(b"not a mat file")
     manifest = run_enhancement(
-        [f"surreal:{root / 'surreal'}"], [f"lsp:{lsp}"], str(tmp_path / "out"), size=32, progress=False
+        [f"surreal:{root / 'surreal'}"],
+        [f"lsp:{lsp}"],
+        str(tmp_path / "out"),
+        EnhanceSettings(size=32),
+        job=QUIET,
     )
     [target_skip] = [s for s in manifest["skipped"] if s["input"] == f"lsp:{lsp}"]
     assert target_skip["path"] == str(lsp / "joints.mat") and target_skip["reason"]

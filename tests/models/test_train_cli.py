@@ -53,7 +53,7 @@ def test_train_writes_checkpoints_metrics_and_png(tmp_path, shard_root, capsys):
     [
         ("train: {adv_wieght: 1}\ndata: {demo: true}", [], "train.adv_wieght"),
         ("modle: {}\ndata: {demo: true}", [], "modle"),
-        ("data: {demo: true}", ["train.lr=-1"], "TrainConfig.lr must be"),
+        ("data: {demo: true}", ["train.lr=-1"], "train.lr: Input should be greater than 0"),
         ("data: {demo: true}", ["lr"], "key=value"),
         ("data: {shard: x}", [], "data.shard"),
     ],

@@ -103,3 +103,107 @@ def test_samplers_are_seeded():
         study = optuna.create_study(sampler=make_sampler(config), direction="maximize")
         draws.append([study.ask(optuna_space(config)).params for _ in range(3)])
     assert draws[0] == draws[1]
+
+
+DEMO = "data: {demo: true}\n"
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+BAD_VALUES = [
+    (DEMO + "storage: {keep_checkpoints: 0}", "storage.keep_checkpoints", "greater than or equal to 1"),
+    (DEMO + "scheduler: {reduction_factor: 1}", "scheduler.reduction_factor", "greater than 1"),
+    (DEMO + "scheduler: {grace_period: 0}", "scheduler.grace_period", "greater than or equal to 1"),
+    (DEMO + "search: {num_samples: -3}", "search.num_samples", "greater than or equal to 1"),
+    (DEMO + "failure: {max_failures: -5}", "failure.max_failures", "greater than or equal to 0"),
+    (DEMO + "search: {max_concurrent: 0}", "search.max_concurrent", "greater than or equal to 1"),
+    (DEMO + "search: {metric: target_val_pdj2}", "search.metric", "not a validation metric"),
+    (DEMO + "train: {lr: .inf}", "train.lr", "finite number"),
+    (DEMO + "augment: {occlusion_prob: 3}", "augment.occlusion_prob", "less than or equal to 1"),
+    (DEMO + "augment: {flip_prob: -1}", "augment.flip_prob", "greater than or equal to 0"),
+    (DEMO + "augment: {scale_range: [0, 0]}", "augment.scale_range", "greater than 0"),
+    ("data: {demo: true, size: -5}", "data.size", "greater than or equal to 8"),
+    (DEMO + "resources: {gpu: .nan}", "resources.gpu", "finite number"),
+    (DEMO + "train: {device: cuda}\nresources: {gpu: 0}", "train.device", "resources.gpu is 0"),
+    (
+        DEMO + "search: {space: {train.epochs: {type: uniform, low: 1, high: 5}}}",
+        "search.space.train.epochs",
+        "integer: search it with type: int",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), BAD_VALUES, ids=[key for _, key, _ in BAD_VALUES])
+def test_a_bad_value_is_refused_naming_the_file_and_the_key(tmp_path, text, key, problem):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}: {key}: ") and problem in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (DEMO + "train:\n  lr: 0.1\n  lr: 0.2\n", "duplicate key 'lr'"),
+        (DEMO + "train: {lr: 0.1}\ntrain: {epochs: 3}\n", "duplicate key 'train'"),
+        (DEMO + ALIAS_BOMB, "aliases (*name) are not allowed"),
+    ],
+    ids=["duplicate-key", "duplicate-section", "alias-bomb"],
+)
+def test_yaml_that_would_be_silently_wrong_or_explode_is_a_short_error(tmp_path, text, problem):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}: not valid YAML: ") and problem in str(error.value)
+    assert len(str(error.value)) < 300
+
+
+def test_setting_a_whole_section_to_nothing_is_refused_and_a_mapping_merges(tmp_path):
+    path = _write(tmp_path, {**BASE, "train": {"epochs": 3, "lr": 0.01}})
+    with pytest.raises(ConfigError, match=r"--set train: is a section"):
+        load_config(path, ["train="])
+    merged = load_config(path, ["train={epochs: 5}"])
+    assert merged.train.epochs == 5 and merged.train.lr == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("name", ["x/demo", "./demo"])
+def test_a_missing_config_path_is_an_error_not_the_shipped_demo(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(name)
+
+
+def test_shipped_configs_by_name():
+    assert load_config("demo") == load_config("demo.yaml") == load_config(CONFIG_DIR / "demo.yaml")
+
+
+@pytest.mark.parametrize(
+    ("argv", "where", "problem"),
+    [
+        (["--set", "train.lr=[1,"], "--set train.lr", "not valid YAML"),
+        (["--set", "model=5"], "--set model", "is a section"),
+    ],
+)
+def test_bad_overrides_are_one_line_and_exit_2_before_ray_starts(tmp_path, capsys, argv, where, problem):
+    import ray
+
+    from search.cli import main
+
+    path = _write(tmp_path, BASE)
+    assert main(["search", "launch", str(path), "--name", "x", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"posetune: error: {path}: {where}") and problem in err and err.count("\n") == 1
+    assert not ray.is_initialized()
+
+
+def test_a_config_that_is_not_utf8_is_one_line_and_exit_2(tmp_path, capsys):
+    from search.cli import main
+
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: café\ndata: {demo: true}\n".encode("latin-1"))
+    assert main(["train", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"posetune: error: {path}: not UTF-8") and err.count("\n") == 1
