@@ -7,7 +7,7 @@
 #   clusters/local-cluster.sh status    # `ray status` of this cluster
 #   clusters/local-cluster.sh stop      # stops exactly this cluster's processes and removes its temp dir
 #
-# Then:  RAY_ADDRESS=127.0.0.1:6390 posetune search launch search/configs/demo.yaml --name demo
+# Then:  RAY_ADDRESS=127.0.0.1:6390 posetune search launch --config demo --name demo
 #
 # The head needs no CPUs: the search's driver (`posetune search launch`) is a plain process that
 # connects to the cluster; it is not a Ray task and holds no Ray resources. Trials, the Ray Data
@@ -143,7 +143,7 @@ start() {
     ((alive == workers + 1)) || die "only $alive of $((workers + 1)) nodes came up; see $DIR/start-*.log"
     say "running: head + $workers worker node(s). Use it with:"
     echo "  export RAY_ADDRESS=$ADDRESS RAY_AUTH_MODE=$RAY_AUTH_MODE"
-    echo "  posetune search launch search/configs/demo.yaml --name demo   # or --address $ADDRESS"
+    echo "  posetune search launch --config demo --name demo   # or --address $ADDRESS"
 }
 
 status() {

@@ -24,6 +24,26 @@ COMMAND_MODULES: tuple[str, ...] = (
 # (refused before anything ran), 3 interrupted (resume it), 130 Ctrl-C outside a search.
 EXIT_CODES = {SearchFailed: 1, DataError: 2, ConfigError: 2, SearchInterrupted: 3}
 
+EXAMPLES = """\
+Every command that runs an experiment config takes it the same way: posetune <command> --config FILE
+(or a shipped config by name: demo, surreal_lsp), with --set KEY=VALUE to override any key.
+
+examples:
+  posetune demo                                                  # everything, on the demo data
+  posetune data demo --out data && posetune data show data --out grid.png
+  posetune data enhance --source surreal:data/surreal --target lsp:data/lsp --out shards
+  posetune train --config demo --data shards --out runs/one      # one configuration, no Tune
+  posetune search launch --config demo --name first --set search.num_samples=16
+  posetune search inspect ~/posetune-runs/first                  # table, best trial, plots
+  posetune search export ~/posetune-runs/first --out best.pt
+  posetune predict best.pt photo.jpg --out preds
+  posetune study --config demo --seeds 3 --out study
+
+Each command has its own --help. Bad input is one line, `posetune: error: <file or key>: <problem>`,
+exit code 2; a search in which no trial finished exits 1; an interrupted one exits 3 and says how
+to resume it.
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -32,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Hyperparameter search for stacked-hourglass pose networks trained on synthetic people "
             "(SURREAL) and evaluated on real photos (LSP, COCO, MPII)."
         ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # the CLI imports this module for `--help`; pydantic loads only with a config
+    from pydantic import ValidationError
 
 
 class ConfigError(ValueError):

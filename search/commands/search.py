@@ -7,23 +7,31 @@ import json
 import sys
 
 from models import metric_names as names
-from search.commands.arguments import add_address, add_overrides
+from search.commands.arguments import add_address, add_config, add_overrides, config_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     search = subparsers.add_parser(
         "search",
         help="launch, resume, inspect and export hyperparameter searches",
-        description="Ray Tune + Optuna (TPE) + ASHA over hourglass trials, tracked in W&B.",
+        description=(
+            "Ray Tune + Optuna (TPE) + ASHA over hourglass trials, tracked in W&B. An experiment lives in "
+            "<storage.path>/<name> (a local folder, s3:// or gs://): launch creates it, resume continues it "
+            "after a crash or a stop, inspect and export read it back."
+        ),
     )
     sub = search.add_subparsers(dest="search_command", metavar="SEARCH_COMMAND", required=True)
 
     launch = sub.add_parser(
         "launch",
         help="start a search from a config",
-        description="Enhance the data if its shards don't exist yet, then run the search with Tune's live table.",
+        description=(
+            "Validates the config, joins the Ray cluster (--address, $RAY_ADDRESS) or starts a local Ray, "
+            "enhances the data if its shards don't exist yet, then runs the search with Tune's live table. "
+            "Example: posetune search launch --config demo --name first --set search.num_samples=16"
+        ),
     )
-    launch.add_argument("config", help="YAML config file, or a shipped one: demo, surreal_lsp")
+    add_config(launch, was_positional=True)
     launch.add_argument("--name", help="experiment name (default: <config name>-<timestamp>)")
     launch.add_argument("--storage", help="experiment storage: a local dir, s3://bucket/prefix or gs://...")
     add_address(launch)
@@ -35,7 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     launch.set_defaults(func=_launch)
 
-    resume = sub.add_parser("resume", help="continue an interrupted or crashed search")
+    resume = sub.add_parser(
+        "resume",
+        help="continue an interrupted or crashed search",
+        description="Finished trials stay; unfinished and errored ones continue from their last checkpoint.",
+    )
     resume.add_argument("path", help="experiment folder or URI (<storage>/<name>)")
     resume.add_argument(
         "--more", type=int, default=0, metavar="N",
@@ -94,7 +106,7 @@ def _launch(args) -> int:
     from search.tuner import launch
 
     storage = [f"storage.path={args.storage}"] if args.storage else []
-    config = load_config(args.config, [*args.overrides, *storage])
+    config = load_config(config_of(args, "posetune search launch"), [*args.overrides, *storage])
     if_exists = "resume" if args.resume_if_exists else "error"
     if args.name and not args.resume_if_exists:
         uri = experiment_uri(config.storage.path, args.name)

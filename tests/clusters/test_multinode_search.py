@@ -1,6 +1,6 @@
 """The posetune search itself on a multi-node Ray started by clusters/local-cluster.sh.
 
-Drives the CLI (`search launch CONFIG --name N --storage PATH --address A [--set key=value ...]`,
+Drives the CLI (`search launch --config CONFIG --name N --storage PATH --address A [--set key=value ...]`,
 `search resume PATH`); the mechanism underneath (trial retry from checkpoint on another node) is tested
 in test_node_loss.py.
 """
@@ -87,7 +87,7 @@ def _launch_args(name: str, storage: Path, address: str, shards: Path, trials: i
     budget = [*SMALL_BUDGET, f"search.num_samples={trials}", f"data.shards={shards}"]
     sets = [part for item in budget for part in ("--set", item)]
     return _cli(
-        "launch", str(DEMO_CONFIG), "--name", name, "--storage", str(storage), "--address", address, *sets
+        "launch", "--config", str(DEMO_CONFIG), "--name", name, "--storage", str(storage), "--address", address, *sets
     )
 
 

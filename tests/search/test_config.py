@@ -193,7 +193,7 @@ def test_bad_overrides_are_one_line_and_exit_2_before_ray_starts(tmp_path, capsy
     from search.cli import main
 
     path = _write(tmp_path, BASE)
-    assert main(["search", "launch", str(path), "--name", "x", *argv]) == 2
+    assert main(["search", "launch", "--config", str(path), "--name", "x", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"posetune: error: {path}: {where}") and problem in err and err.count("\n") == 1
     assert not ray.is_initialized()
@@ -207,3 +207,14 @@ def test_a_config_that_is_not_utf8_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["train", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"posetune: error: {path}: not UTF-8") and err.count("\n") == 1
+
+
+def test_launch_takes_the_config_as_an_option_and_says_so_for_the_old_spelling(capsys):
+    import ray
+
+    from search.cli import main
+
+    assert main(["search", "launch", "demo", "--name", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "the config is an option now: posetune search launch --config demo" in err and err.count("\n") == 1
+    assert not ray.is_initialized()

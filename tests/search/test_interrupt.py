@@ -34,7 +34,7 @@ def test_sigterm_stops_gracefully_with_exit_3_and_the_resume_command(tmp_path, s
         "TUNE_GLOBAL_CHECKPOINT_S": "0",
     }
 
-    driver = _cli("search", "launch", str(config_file), "--name", "term", env=env)
+    driver = _cli("search", "launch", "--config", str(config_file), "--name", "term", env=env)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not any(

@@ -115,7 +115,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
 
     first_home = tmp_path / "home1"
     driver = _cli(
-        "search", "launch", str(config_file), "--name", "s3kill", "--storage", storage,
+        "search", "launch", "--config", str(config_file), "--name", "s3kill", "--storage", storage,
         env=_driver_env(s3_server, first_home), cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -159,6 +159,6 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
                      env=_driver_env(s3_server, tmp_path / "home3"), cwd=tmp_path)  # fmt: skip
     output, _ = inspected.communicate(timeout=300)
     assert inspected.returncode == 0, output
-    report = json.loads(output[output.index("{"):])
+    report = json.loads(output[output.index("{") :])
     assert len(report["trials"]) == NUM_SAMPLES
     assert set(report["importances"]) == set(config.search.space)

@@ -23,7 +23,7 @@ def test_search_launch_and_study_with_relative_storage(tmp_path, monkeypatch, ra
     }
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(raw))
 
-    assert main(["search", "launch", "tiny.yaml", "--name", "rel"]) == 0
+    assert main(["search", "launch", "--config", "tiny.yaml", "--name", "rel"]) == 0
     runs = tmp_path / "posetune-runs"
     assert (runs / "shards" / "centred" / "manifest.json").is_file()
     assert (runs / "rel" / "manifest.json").is_file()

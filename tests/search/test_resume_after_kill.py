@@ -65,7 +65,7 @@ def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
     experiment = tmp_path / "runs" / "killme"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TUNE_GLOBAL_CHECKPOINT_S": "0"}
 
-    driver = _cli("search", "launch", str(config_file), "--name", "killme", env=env)
+    driver = _cli("search", "launch", "--config", str(config_file), "--name", "killme", env=env)
     try:
         before = wait_for_two_finished(lambda: _trial_states(experiment), driver, timeout=300)
         records_before = _asha_records(experiment)

@@ -76,7 +76,18 @@ def test_planted_secrets_reach_no_readable_file(tmp_path, shard_root, s3_server,
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.chdir(tmp_path)
     try:
-        code = main(["search", "launch", str(config_file), "--name", "secrets", "--set", f"data.shards={shards}"])
+        code = main(
+            [
+                "search",
+                "launch",
+                "--config",
+                str(config_file),
+                "--name",
+                "secrets",
+                "--set",
+                f"data.shards={shards}",
+            ]
+        )
         session = Path(ray._private.worker._global_node.get_session_dir_path())
     finally:
         ray.shutdown()

@@ -54,7 +54,7 @@ def finished(tmp_path_factory, shard_root):
     config_file = tmp / "c.yaml"
     config_file.write_text(yaml.safe_dump(config.to_dict()))
     try:
-        assert main(["search", "launch", str(config_file), "--name", "trusted"]) == 0
+        assert main(["search", "launch", "--config", str(config_file), "--name", "trusted"]) == 0
     finally:
         ray.shutdown()
     return tmp / "runs" / "trusted"
@@ -119,7 +119,9 @@ def test_export_refuses_a_checkpoint_that_holds_pickled_code(finished, tmp_path,
 
 
 @pytest.mark.parametrize("manifest", ["missing", "garbage", "not-ours"])
-def test_resume_checks_the_manifest_before_restoring_tunes_pickled_state(finished, tmp_path, capsys, manifest):
+def test_resume_checks_the_manifest_before_restoring_tunes_pickled_state(
+    finished, tmp_path, capsys, manifest
+):
     marker = tmp_path / "marker"
     copy = _tampered_copy(finished, tmp_path / "copy", marker)
     for pickled in copy.glob("*.pkl"):  # Tune's own pickles carry the payload too
