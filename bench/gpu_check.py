@@ -241,7 +241,7 @@ def run_search(args, work: Path, shards: Path, device) -> dict:
     sets = [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
     name = f"gpu-check-{int(time.time())}"
     started = time.perf_counter()
-    posetune(["search", "launch", "demo", "--name", name, "--storage", str(work / "runs"), *sets])
+    posetune(["search", "launch", "--config", "demo", "--name", name, "--storage", str(work / "runs"), *sets])
     wall = time.perf_counter() - started
     uri = str(work / "runs" / name)
     trials = []
