@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data_pipeline import procedural  # noqa: E402
-from data_pipeline.pipeline import _list_units, parse_input, run_enhancement  # noqa: E402
+from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, _list_units, parse_input, run_enhancement  # noqa: E402
 
 SURREAL_CLIPS, SURREAL_FRAMES = 67_582, 6_500_000
 FRAMES_PER_CLIP = 20
@@ -46,7 +46,14 @@ def listing(root: Path) -> dict:
 
 def enhancement(root: Path, out: Path, size: int) -> dict:
     started = time.perf_counter()
-    manifest = run_enhancement([f"surreal:{root}"], [], str(out), size=size, progress=False, overwrite=True)
+    manifest = run_enhancement(
+        [f"surreal:{root}"],
+        [],
+        str(out),
+        EnhanceSettings(size=size),
+        job=EnhanceJob(progress=False),
+        overwrite=True,
+    )
     wall = time.perf_counter() - started
     images = sum(manifest["counts"]["source"].values())
     return {"images": images, "wall_s": wall, "images_per_s": images / wall}

@@ -99,7 +99,11 @@ def check_splits(config: ExperimentConfig, test: bool = False) -> None:
         missing = [f"{d} {s}" for d, s in needed_splits(config, test) if not counts.get(d, {}).get(s)]
         if missing:
             skipped = manifest.get("skipped") or []
-            why = f"; {len(skipped)} inputs were skipped, e.g. {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+            why = (
+                f"; {len(skipped)} inputs were skipped, e.g. {skipped[0]['path']}: {skipped[0]['reason']}"
+                if skipped
+                else ""
+            )
             raise ConfigError(
                 f"no samples in the {', '.join(missing)} split(s) that trials read (the shards hold "
                 f"{ {d: dict(c) for d, c in counts.items()} }){why}",

@@ -87,7 +87,16 @@ def _launch_args(name: str, storage: Path, address: str, shards: Path, trials: i
     budget = [*SMALL_BUDGET, f"search.num_samples={trials}", f"data.shards={shards}"]
     sets = [part for item in budget for part in ("--set", item)]
     return _cli(
-        "launch", "--config", str(DEMO_CONFIG), "--name", name, "--storage", str(storage), "--address", address, *sets
+        "launch",
+        "--config",
+        str(DEMO_CONFIG),
+        "--name",
+        name,
+        "--storage",
+        str(storage),
+        "--address",
+        address,
+        *sets,
     )
 
 
