@@ -247,18 +247,21 @@ def run_search(args, work: Path, shards: Path, device) -> dict:
     trials = []
     for result_file in sorted((work / "runs" / name).glob("*/result.json")):
         rows = [json.loads(line) for line in result_file.read_text().splitlines() if line.strip()]
-        ends = [r["timestamp"] for r in rows]
+        # Ray's `timestamp` is whole seconds (floored): the trial ended in [ts, ts + 1) and started
+        # `time_total_s` before that, so [ts + 1 - total, ts] lies inside its running interval for sure.
+        ended = rows[-1]["timestamp"]
         trials.append(
             {
                 "trial_id": rows[-1]["trial_id"],
+                "pid": rows[-1]["pid"],
                 "epochs": len(rows),
                 "train_images_per_s": [r["train_images_per_s"] for r in rows],
                 "epoch_time_s": [r["epoch_time_s"] for r in rows],
-                "start": ends[-1] - rows[-1]["time_total_s"],
-                "end": ends[-1],
+                "start": ended + 1 - rows[-1]["time_total_s"],
+                "end": ended,
             }
         )
-    # Both trials on the one GPU at once: their running intervals overlap.
+    # Both trials on the one GPU at once: the parts of their intervals known for sure overlap.
     overlap = min(t["end"] for t in trials) - max(t["start"] for t in trials) if len(trials) == 2 else None
     return {
         "experiment": uri,
@@ -336,7 +339,7 @@ def main(argv=None) -> int:
         args.warmup, args.workers, args.loader_batches = 1, args.workers or 1, 4
         args.no_compile = args.no_compile or device.type == "cpu"
         clips, crop = 4, 64
-        args.search = {"stacks": 1, "features": 8, "input": 32, "epochs": 1, "steps": 2, "batch": 4,
+        args.search = {"stacks": 1, "features": 8, "input": 32, "epochs": 1, "steps": 30, "batch": 4,
                        "workers": 0, "eval": 8, "cpus": 1}  # fmt: skip
     else:
         config = HourglassConfig(num_stacks=2, num_features=256, depth=4, num_joints=JOINTS, input_size=256)

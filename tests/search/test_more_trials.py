@@ -41,7 +41,7 @@ def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session
     config_file = tmp_path / "c.yaml"
     config_file.write_text(yaml.safe_dump(config.to_dict()))
     experiment = tmp_path / "runs" / "more"
-    assert main(["search", "launch", str(config_file), "--name", "more"]) == 0
+    assert main(["search", "launch", "--config", str(config_file), "--name", "more"]) == 0
     before = trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
     params_before = [t.params for t in _optuna_trials(experiment)]
     records_before = _asha_records(experiment)
