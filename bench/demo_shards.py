@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from data_pipeline.manifest import SHARDS_MANIFEST
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,7 @@ def posetune(argv: list[str]) -> str:
 def demo_shards(work: Path, clips: int, size: int) -> Path:
     """`posetune data demo` (`clips` clips) then `posetune data enhance --size SIZE` into WORK/shards, once."""
     shards = work / "shards"
-    if not (shards / "manifest.json").is_file():
+    if not (shards / SHARDS_MANIFEST).is_file():
         demo = work / "demo"
         posetune(["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"])
         posetune(

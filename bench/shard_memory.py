@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from data_pipeline.manifest import SHARDS_MANIFEST
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -32,7 +34,7 @@ def scaled_shards(work: Path, clips: int, copies: int) -> Path:
     import pyarrow.parquet as pq
 
     big = work / f"shards-x{copies}"
-    if (big / "manifest.json").is_file():
+    if (big / SHARDS_MANIFEST).is_file():
         return big
     from bench.demo_shards import demo_shards
 
@@ -42,8 +44,8 @@ def scaled_shards(work: Path, clips: int, copies: int) -> Path:
     for copy in range(copies):
         ids = pc.binary_join_element_wise(table.column("sample_id"), f"#{copy:03d}", "")
         pq.write_table(table.set_column(0, "sample_id", ids), big / "source" / f"part-{copy:03d}.parquet")
-    manifest = json.loads((shards / "manifest.json").read_text())
-    (big / "manifest.json").write_text(json.dumps(manifest))
+    manifest = json.loads((shards / SHARDS_MANIFEST).read_text())
+    (big / SHARDS_MANIFEST).write_text(json.dumps(manifest))
     return big
 
 

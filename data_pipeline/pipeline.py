@@ -8,10 +8,10 @@ one Ray Data operator, read+enhance fused with the Parquet write.
 Occlusion, rotation, scale and flip are not baked in: they are per-trial hyperparameters applied by
 `data_pipeline.loader`. Layout and columns: `data_pipeline.schema`.
 
-Every input is accounted for in `manifest.json`: each SURREAL clip and each target image is either
+Every input is accounted for in `shards.json`: each SURREAL clip and each target image is either
 written or listed under `skipped` with the reason; a bad input never aborts the job. Output is written
 under a temporary sibling and committed by one directory rename (local, NFS), or, on object stores
-where directories cannot be renamed, copied and then sealed by writing `manifest.json` last (the
+where directories cannot be renamed, copied and then sealed by writing `shards.json` last (the
 loader refuses a root without a manifest).
 """
 
@@ -407,7 +407,7 @@ def run_enhancement(
     """Enhance `sources` (surreal:DIR) and `targets` (lsp:DIR, coco:ANN:IMGDIR) into Parquet shards at `out`.
 
     `out` is any location `data_pipeline.storage` resolves (a local path, s3://, gs://). Joins the running
-    Ray cluster (RAY_ADDRESS) or starts a local one. Returns the manifest (also in OUT/manifest.json).
+    Ray cluster (RAY_ADDRESS) or starts a local one. Returns the manifest (also in OUT/shards.json).
     """
     settings, job = settings or EnhanceSettings(), job or EnhanceJob()
     inputs = _input_specs(sources, "source") + _input_specs(targets, "target")

@@ -2,7 +2,7 @@
 
 Layout of an enhancement output `OUT` (a local directory or an s3:// / gs:// prefix)::
 
-    OUT/manifest.json          counts per domain/split, settings, versions, skipped inputs (written last)
+    OUT/shards.json            counts per domain/split, settings, versions, skipped inputs (written last)
     OUT/source/*.parquet       synthetic people (SURREAL), brightness-centred
     OUT/target/*.parquet       real-looking photos (LSP, COCO, ...)
 

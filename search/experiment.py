@@ -1,7 +1,7 @@
 """An experiment's folder: where it lives, its manifest, and Optuna's journal beside it.
 
 The experiment folder (`<storage.path>/<name>`, local or object storage) holds Tune's state, every trial's
-checkpoints and W&B offline runs, the experiment manifest (`manifest.json`: resolved config, versions, git
+checkpoints and W&B offline runs, the experiment manifest (`experiment.json`: resolved config, versions, git
 SHA, command) and Optuna's journal (`optuna-journal.log`, which `optuna-dashboard` opens). For object
 storage the journal is written to a local cache during the search and copied beside the experiment after.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pyarrow.fs as pafs
 import ray
 import torch
 import wandb
@@ -32,7 +33,8 @@ from search.credentials import redact, redact_argv, redact_text
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
-EXPERIMENT_MANIFEST = "manifest.json"
+EXPERIMENT_MANIFEST = "experiment.json"
+OLD_EXPERIMENT_MANIFEST = "manifest.json"  # what posetune < 0.3 called it; still read on resume
 JOURNAL = "optuna-journal.log"
 STUDY_NAME = "posetune"  # the Optuna study inside the journal
 
@@ -61,9 +63,13 @@ def read_experiment_manifest(uri: str) -> dict[str, Any]:
     is not restored.
     """
     fs, path = storage.resolve(uri)
-    where = storage.join(uri, EXPERIMENT_MANIFEST)
+    name = EXPERIMENT_MANIFEST
+    if fs.get_file_info(f"{path}/{name}").type == pafs.FileType.NotFound:
+        if fs.get_file_info(f"{path}/{OLD_EXPERIMENT_MANIFEST}").type == pafs.FileType.File:
+            name = OLD_EXPERIMENT_MANIFEST
+    where = storage.join(uri, name)
     try:
-        with fs.open_input_stream(f"{path}/{EXPERIMENT_MANIFEST}") as stream:
+        with fs.open_input_stream(f"{path}/{name}") as stream:
             manifest = json.loads(stream.readall().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError("missing: not a posetune experiment folder", path=where) from None

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def shard_dir(config: ExperimentConfig, brightness: bool | None = None) -> str:
     """The shards for one brightness setting.
 
-    `data.shards` is either one `posetune data enhance` output (it holds manifest.json; its own setting
+    `data.shards` is either one `posetune data enhance` output (it holds shards.json; its own setting
     must then agree with the one asked for) or a root under which the search keeps `centred/` and `raw/`.
     """
     brightness = config.data.brightness if brightness is None else brightness

@@ -94,10 +94,10 @@ def run_show(args: argparse.Namespace) -> int:
 def register_enhance(data_sub: argparse._SubParsersAction) -> None:
     enhance = data_sub.add_parser(
         "enhance",
-        help="Ray Data job: brightness centring + crop around the person -> Parquet shards + manifest.json",
+        help="Ray Data job: brightness centring + crop around the person -> Parquet shards + shards.json",
         description=(
             "Joins the Ray cluster named by RAY_ADDRESS (or starts a local one) and writes OUT/source/*.parquet, "
-            "OUT/target/*.parquet and OUT/manifest.json (schema: data_pipeline/schema.py). Bad inputs are "
+            "OUT/target/*.parquet and OUT/shards.json (schema: data_pipeline/schema.py). Bad inputs are "
             "skipped and listed in the manifest. Occlusion, rotation and flip are left to the training loader."
         ),
     )

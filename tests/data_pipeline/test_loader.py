@@ -11,6 +11,7 @@ import pytest
 
 from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
+from data_pipeline.manifest import SHARDS_MANIFEST
 from data_pipeline.pipeline import EnhanceSettings, enhance_sample, rows_to_table
 from data_pipeline.readers.sample import Sample
 from data_pipeline.schema import SCHEMA_VERSION
@@ -40,7 +41,7 @@ def shards(tmp_path_factory):
     pq.write_table(rows_to_table(rows[:5]), root / "source" / "a.parquet")
     pq.write_table(rows_to_table(rows[5:]), root / "source" / "b.parquet")
     manifest = {"schema_version": SCHEMA_VERSION, "counts": {"source": {"train": 6, "val": 2}}}
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    (root / SHARDS_MANIFEST).write_text(json.dumps(manifest))
     return str(root)
 
 
@@ -84,7 +85,7 @@ def test_shards_of_an_older_schema_are_refused_with_the_fix(shards, tmp_path):
         (old / "source" / f"{part}.parquet").write_bytes(
             (Path(shards) / "source" / f"{part}.parquet").read_bytes()
         )
-    (old / "manifest.json").write_text(
+    (old / SHARDS_MANIFEST).write_text(
         json.dumps({"counts": {"source": {"train": 6}}})
     )  # v1 wrote no version
     with pytest.raises(DataError, match=r"schema version 1.*re-run `posetune data enhance`"):

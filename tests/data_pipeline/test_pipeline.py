@@ -13,6 +13,7 @@ import pytest
 from data_pipeline import procedural
 from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
+from data_pipeline.manifest import SHARDS_MANIFEST
 from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement
 from data_pipeline.readers import list_surreal_clips, read_lsp, read_surreal
 from data_pipeline.schema import SHARD_SCHEMA, decode_image, decode_mask
@@ -82,7 +83,7 @@ def test_shards_have_the_documented_plain_arrow_schema(enhanced):
 def test_manifest_accounts_for_every_input_and_the_corrupt_clip(enhanced, demo):
     out, manifest = enhanced
     root, corrupt = demo
-    assert manifest == json.loads((out / "manifest.json").read_text())
+    assert manifest == json.loads((out / SHARDS_MANIFEST).read_text())
     skipped_by_reader: list = []
     expected_source: dict[str, int] = {}
     for split in ("train", "val", "test"):
@@ -126,15 +127,15 @@ def test_the_loader_reads_the_job_output_back(enhanced):
 def test_existing_output_is_refused_then_replaced_with_overwrite(enhanced, demo, capsys):
     out, _ = enhanced
     root, _ = demo
-    before = (out / "manifest.json").read_text()
+    before = (out / SHARDS_MANIFEST).read_text()
     with pytest.raises(DataError, match="already exists"):
         run_enhancement([], [f"lsp:{root / 'lsp'}"], str(out), EnhanceSettings(size=64), job=QUIET)
     argv = ["data", "enhance", "--target", f"lsp:{root / 'lsp'}", "--out", str(out), "--size", "48"]
     assert main(argv) == 2  # the CLI prints the error as one line
     assert "already exists" in capsys.readouterr().err
-    assert (out / "manifest.json").read_text() == before
+    assert (out / SHARDS_MANIFEST).read_text() == before
     assert main([*argv, "--overwrite", "--no-brightness"]) == 0
-    replaced = json.loads((out / "manifest.json").read_text())
+    replaced = json.loads((out / SHARDS_MANIFEST).read_text())
     assert replaced["settings"]["size"] == 48 and not (out / "source").exists()
     assert os.listdir(out.parent) == ["shards"]  # no temporary output or ledger left behind
 
@@ -266,12 +267,14 @@ def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tm
     (tmp_path / ".out.tmp" / "source" / "a.parquet").write_bytes(b"x")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "stale.parquet").write_bytes(b"old")
-    (tmp_path / "out" / "manifest.json").write_text('{"schema_version": 1}')  # shards posetune wrote
+    (tmp_path / "out" / SHARDS_MANIFEST).write_text('{"schema_version": 1}')  # shards posetune wrote
     with pytest.raises(DataError, match="not overwriting"):
         _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=False)
     _commit(fs, ".out.tmp", "out", {"k": 1}, overwrite=True)
-    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["a.parquet", "manifest.json", "source"]
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == {"k": 1}
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == sorted(
+        ["a.parquet", SHARDS_MANIFEST, "source"]
+    )
+    assert json.loads((tmp_path / "out" / SHARDS_MANIFEST).read_text()) == {"k": 1}
     assert not (tmp_path / ".out.tmp").exists()
 
 
@@ -280,6 +283,6 @@ def test_enhance_from_the_command_line_with_relative_paths(ray_local, demo, tmp_
     monkeypatch.chdir(tmp_path)
     target = os.path.relpath(root / "lsp", tmp_path)
     assert main(["data", "enhance", "--target", f"lsp:{target}", "--out", "shards", "--size", "32"]) == 0
-    manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "shards" / SHARDS_MANIFEST).read_text())
     assert manifest["counts"]["target"] and not manifest["skipped"]
     assert ShardDataset("shards", "target", "val", 32).manifest == manifest

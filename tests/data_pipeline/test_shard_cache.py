@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_pipeline.loader import AugmentConfig, ShardDataset
+from data_pipeline.manifest import SHARDS_MANIFEST
 from data_pipeline.pipeline import EnhanceSettings, enhance_sample, rows_to_table
 from data_pipeline.schema import SCHEMA_VERSION
 from tests.data_pipeline.test_loader import _sample
@@ -28,7 +29,7 @@ def shards(tmp_path_factory):
     for part in range(4):
         pq.write_table(rows_to_table(rows[part::4]), root / "source" / f"{part}.parquet")
     manifest = {"schema_version": SCHEMA_VERSION, "counts": {"source": {"train": N}}}
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    (root / SHARDS_MANIFEST).write_text(json.dumps(manifest))
     return str(root)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
 from tests.search.tiny import tiny_config
 
@@ -36,7 +37,7 @@ def test_demo_runs_every_stage_and_exports_the_best_model(tmp_path, ray_session,
     assert best == pytest.approx(max(reported.values()))
     default = summary["default_trial"]
     assert default["metrics"]["target_val_pdj20"] == pytest.approx(reported[default["trial_id"]])
-    assert (out / "shards" / "centred" / "manifest.json").is_file()
+    assert (out / "shards" / "centred" / SHARDS_MANIFEST).is_file()
     payload = torch.load(out / "best.pt", weights_only=True)
     assert payload["metrics"]["target_val_pdj20"] == pytest.approx(best)
     printed = capsys.readouterr().out

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from search.cli import main
-from search.experiment import JOURNAL, STUDY_NAME
+from search.experiment import EXPERIMENT_MANIFEST, JOURNAL, STUDY_NAME
 from tests.search.tiny import TINY, tiny_config, trial_states
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,9 @@ def _asha_records(experiment: Path) -> dict:
 
 
 def _optuna_trials(experiment: Path) -> list:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL)))
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL))
+    )
     return optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials()
 
 
@@ -63,4 +65,6 @@ def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session
         assert records_after.get(key) == value
     new = set(after) - set(before)
     assert {tid for (_, tid) in records_after} >= new  # the new trials were judged at the rungs too
-    assert yaml.safe_load((experiment / "manifest.json").read_text())["config"]["search"]["num_samples"] == 4
+    assert (
+        yaml.safe_load((experiment / EXPERIMENT_MANIFEST).read_text())["config"]["search"]["num_samples"] == 4
+    )

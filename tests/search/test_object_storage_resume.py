@@ -21,6 +21,7 @@ import optuna
 import pytest
 import yaml
 
+from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
 from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_states, wait_for_two_finished
@@ -98,7 +99,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
         ]) == 0  # fmt: skip
     finally:
         ray.shutdown()
-    assert f"{bucket}/shards/centred/manifest.json" in s3_server.files(f"{bucket}/shards")
+    assert f"{bucket}/shards/centred/{SHARDS_MANIFEST}" in s3_server.files(f"{bucket}/shards")
 
     config = tiny_config(
         tmp_path,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
+from search.experiment import EXPERIMENT_MANIFEST
 from tests.search.tiny import TINY
 
 pytestmark = pytest.mark.slow
@@ -25,8 +27,8 @@ def test_search_launch_and_study_with_relative_storage(tmp_path, monkeypatch, ra
 
     assert main(["search", "launch", "--config", "tiny.yaml", "--name", "rel"]) == 0
     runs = tmp_path / "posetune-runs"
-    assert (runs / "shards" / "centred" / "manifest.json").is_file()
-    assert (runs / "rel" / "manifest.json").is_file()
+    assert (runs / "shards" / "centred" / SHARDS_MANIFEST).is_file()
+    assert (runs / "rel" / EXPERIMENT_MANIFEST).is_file()
     assert "1 finished, 0 errored" in capsys.readouterr().out
 
     # The same shards serve the study's `enhanced` arm (brightness centring on).

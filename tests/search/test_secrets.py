@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from search.cli import main
+from search.experiment import EXPERIMENT_MANIFEST
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
 from tests.search.tiny import TINY, tiny_config
 
@@ -95,7 +96,7 @@ def test_planted_secrets_reach_no_readable_file(tmp_path, shard_root, s3_server,
 
     experiment = tmp_path / "runs" / "secrets"
     assert list(experiment.glob("*/wandb/offline-run-*/run-*.wandb")), "no W&B offline runs were written"
-    manifest = (experiment / "manifest.json").read_text()
+    manifest = (experiment / EXPERIMENT_MANIFEST).read_text()
     assert bucket in manifest  # the URI is kept, only its credential is not
 
     for needle, paths in _files_holding(tmp_path, [WANDB_KEY, AWS_SECRET, URI_SECRET]).items():

@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from search.cli import main
+from search.experiment import EXPERIMENT_MANIFEST
 from tests.search.tiny import TINY, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -127,20 +128,20 @@ def test_resume_checks_the_manifest_before_restoring_tunes_pickled_state(
     for pickled in copy.glob("*.pkl"):  # Tune's own pickles carry the payload too
         pickled.write_bytes(pickle.dumps(_Payload(marker)))
     if manifest == "missing":
-        (copy / "manifest.json").unlink()
+        (copy / EXPERIMENT_MANIFEST).unlink()
     elif manifest == "garbage":
-        (copy / "manifest.json").write_bytes(b"\x00\xff{not json")
+        (copy / EXPERIMENT_MANIFEST).write_bytes(b"\x00\xff{not json")
     else:
-        (copy / "manifest.json").write_text(json.dumps({"hello": "world"}))
+        (copy / EXPERIMENT_MANIFEST).write_text(json.dumps({"hello": "world"}))
     assert main(["search", "resume", str(copy)]) == 2
     assert not marker.exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "manifest.json" in err[0], err
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and EXPERIMENT_MANIFEST in err[0], err
 
 
 def _one_error_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "manifest.json" in err[0], err
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and EXPERIMENT_MANIFEST in err[0], err
     return err[0]
 
 
@@ -148,7 +149,7 @@ def _one_error_line(capsys) -> str:
 def test_inspect_and_export_of_a_garbage_manifest_is_one_line(tmp_path, capsys, content):
     experiment = tmp_path / "exp"
     experiment.mkdir()
-    (experiment / "manifest.json").write_bytes(content)
+    (experiment / EXPERIMENT_MANIFEST).write_bytes(content)
     assert main(["search", "inspect", str(experiment), "--no-plots"]) == 2
     _one_error_line(capsys)
     assert main(["search", "export", str(experiment), "--out", str(tmp_path / "b.pt")]) == 2
