@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pyarrow.fs
 import pytest
 import yaml
 
+from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
 from tests.search.tiny import TINY, tiny_config, trial_states
 
@@ -36,3 +38,21 @@ def test_every_trial_failing_exits_1_naming_the_cause(tmp_path, shard_root, ray_
     assert "no trial finished (2 errored)" in err and broken[0].name in err, err
     states = trial_states(pyarrow.fs.LocalFileSystem(), str(tmp_path / "runs" / "broken"))
     assert sorted(status for status, _ in states.values()) == ["ERROR", "ERROR"]
+
+
+def test_shards_missing_a_split_the_trials_read_are_refused_before_any_trial(tmp_path, shard_root, capsys):
+    """Every target image skipped leaves no target val split: one line and exit 2, no trial started."""
+    shards = tmp_path / "shards"
+    shutil.copytree(f"{shard_root}/centred", shards)
+    manifest = json.loads((shards / SHARDS_MANIFEST).read_text())
+    manifest["counts"]["target"].pop("val")
+    (shards / SHARDS_MANIFEST).write_text(json.dumps(manifest))
+    config = tiny_config(tmp_path, data={**TINY["data"], "shards": str(shards)}, tracking={"wandb": "none"})
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+
+    assert main(["search", "launch", "--config", str(config_file), "--name", "nosplit"]) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no samples in the target val split" in err[0] and str(shards) in err[0], err
+    assert not (tmp_path / "runs" / "nosplit").exists()
