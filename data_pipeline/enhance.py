@@ -16,14 +16,17 @@ import numpy as np
 from data_pipeline.joints import FLIP_PERMUTATION, flip_joints
 
 __all__ = [
+    "BRIGHTNESS_STEPS",
     "affine_matrix",
     "apply_affine",
+    "brightness_mode",
     "center_brightness",
     "crop_around_person",
     "flip",
     "occlude",
     "person_barycenter",
     "person_box",
+    "reinhard_transfer",
     "scale_points",
     "warp",
 ]
@@ -57,6 +60,63 @@ def center_brightness(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         person = out[mask].astype(np.int16) + shift
         out[mask] = np.clip(person, 0, 255).astype(np.uint8)
     return out
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB (L in 0..100, a and b about -128..127), OpenCV's D65 conversion."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def reinhard_transfer(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Colour transfer from the background to the person (Reinhard et al. 2001, "Color Transfer between
+    Images", section "Statistics and color correction": l' = (σ_t / σ_s)(l − <l_s>) + <l_t> per channel),
+    a stronger lighting lever than the study's eq. (2), which moves only the mean of (R+G+B)/3.
+
+    In a decorrelated perceptual space (CIELAB here, as OpenCV computes it, in place of the paper's lαβ),
+    every person pixel's channel c becomes (x_c - mean_person_c) * std_background_c / std_person_c +
+    mean_background_c: the person takes the background's per-channel mean and spread (brightness,
+    contrast and colour cast), then goes back to RGB, rounded and clipped to 0..255. Background pixels are
+    returned untouched. A channel the person does not vary in (std 0) only has its mean moved. With no
+    mask, an empty mask or an all-person image the input is returned as is (nothing to transfer from/to).
+    """
+    if mask is None:
+        return image
+    mask = np.asarray(mask, dtype=bool)
+    n_person = int(np.count_nonzero(mask))
+    if n_person == 0 or n_person == mask.size:
+        return image
+    lab = _lab(image)
+    person, background = lab[mask], lab[~mask]
+    mean_p, std_p = person.mean(axis=0), person.std(axis=0)
+    mean_b, std_b = background.mean(axis=0), background.std(axis=0)
+    gain = np.where(std_p > 1e-6, std_b / np.maximum(std_p, 1e-6), 1.0)
+    moved = ((person - mean_p) * gain + mean_b).astype(np.float32)
+    rgb = cv2.cvtColor(moved[None], cv2.COLOR_Lab2RGB)[0]
+    out = image.copy()
+    out[mask] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    return out
+
+
+# The brightness step of the enhancement, by name (`data.brightness`): none, the study's eq. (1)-(2)
+# mean centring, or Reinhard et al.'s per-channel colour transfer. Each is (image, mask) -> image.
+BRIGHTNESS_STEPS = {
+    "none": lambda image, mask: image,
+    "mean": center_brightness,
+    "reinhard": reinhard_transfer,
+}
+
+
+def brightness_mode(value: object) -> str:
+    """The brightness step a setting names: one of BRIGHTNESS_STEPS, or a boolean as configs and shard
+    manifests wrote it before there were variants (true = "mean", the study's centring; false = "none")."""
+    if isinstance(value, bool):
+        return "mean" if value else "none"
+    if isinstance(value, str) and value in BRIGHTNESS_STEPS:
+        return value
+    raise ValueError(
+        f"{value!r} is not a brightness step: use one of {', '.join(BRIGHTNESS_STEPS)} "
+        "(true means mean, false means none)"
+    )
 
 
 # --- The person's box and barycenter -----------------------------------------------------------

@@ -37,10 +37,10 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import ray
-from pydantic import Field, StrictBool, StrictFloat, StrictInt
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from data_pipeline import storage
-from data_pipeline.enhance import center_brightness, crop_around_person
+from data_pipeline.enhance import BRIGHTNESS_STEPS, brightness_mode, crop_around_person
 from data_pipeline.errors import DataError
 from data_pipeline.manifest import SHARDS_MANIFEST, write_shards_manifest
 from data_pipeline.readers import (
@@ -113,8 +113,10 @@ class EnhanceSettings:
     margin: StrictFloat = Field(
         0.15, ge=0, le=2, description="crop side = person's longer side x (1 + 2 margin)"
     )
-    brightness: StrictBool = Field(
-        True, description="brightness centring, the study's eq. (1)-(2), on source samples"
+    brightness: Literal["none", "mean", "reinhard"] = Field(
+        "mean",
+        description="brightness step on source samples: none, mean (study eq. 1-2; true), reinhard (colour "
+        "transfer, Reinhard et al. 2001)",
     )
     image_format: Literal["jpeg", "png"] = Field("jpeg", description="how crops are encoded in the shards")
     jpeg_quality: StrictInt = Field(95, ge=1, le=100, description="JPEG quality of the stored crops")
@@ -125,6 +127,12 @@ class EnhanceSettings:
         None, ge=1, description="take every k-th frame of each clip (null: 1)"
     )
     seed: StrictInt = Field(0, ge=0, description="seed of the frame choice and of COCO/MPII target splits")
+
+    @field_validator("brightness", mode="before")
+    @classmethod
+    def _brightness_name(cls, value: object) -> str:
+        """A step's name; true/false (the setting before there were variants) mean "mean"/"none"."""
+        return brightness_mode(value)
 
 
 @settings_dataclass(frozen=True)
@@ -150,9 +158,9 @@ def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
     if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.labelled).any():
         raise ValueError("no person in the frame: empty mask and no labelled joint")
     image = sample.image
-    centred = settings.brightness and sample.domain == "source" and sample.mask is not None
+    centred = settings.brightness != "none" and sample.domain == "source" and sample.mask is not None
     if centred:
-        image = center_brightness(image, sample.mask)
+        image = BRIGHTNESS_STEPS[settings.brightness](image, sample.mask)
     crop, mask, joints, labelled, visible, matrix = crop_around_person(
         image, sample.mask, sample.joints, sample.labelled, sample.visible, settings.size, settings.margin
     )

@@ -10,9 +10,11 @@ The two domains share the pose distribution and differ in looks:
   independently of the background (SURREAL composites renders onto unrelated photos), indoor-style
   backgrounds (gradients, smooth noise, rectangles and discs), 320x240 frames, hard silhouette edges,
   mp4-compressed clips of 10-30 frames that animate smoothly.
-- target (LSP-like): textured clothing (stripes, checks, noise), outdoor-style scenes (sky, horizon, ground
-  texture) lit from one side with the person lit from the same side and as bright as the scene, person
-  filling most of a variably sized image, Gaussian blur, sensor noise and JPEG artefacts.
+- target (LSP-like), by named factors with a strength knob each (data_pipeline.shift.DomainShift; 0 = as
+  the source, 1 = default): lighting (scene and person lit by one illuminant: level, colour cast,
+  direction), background (outdoor scenes, limb-like clutter), texture (striped, checked, noisy clothing),
+  occluders (objects in front of the person), degradation (blur, sensor noise, JPEG) and framing (tight,
+  tilted, person sizes unlike the source camera's).
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ import scipy.io
 
 from data_pipeline.errors import DataError
 from data_pipeline.joints import SMPL24, SMPL24_TO_LSP14
+from data_pipeline.shift import (
+    DomainShift,
+    degrade,
+    directional_shade,
+    draw_clutter,
+    draw_occluders,
+    factor_streams,
+    illuminant,
+    jpeg_quality,
+    lerp,
+)
 
 # SURREAL's render camera (DESIGN.md): 320x240 at 30 fps, focal 600 px, principal point at the centre.
 FRAME_SIZE = (320, 240)  # (width, height)
@@ -284,8 +297,9 @@ def source_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.nd
     return np.clip(img, 0, 255)
 
 
-def target_background(rng: np.random.Generator, shape: tuple[int, int], light: np.ndarray) -> np.ndarray:
-    """Outdoor-style: sky above a horizon, a textured ground, blurred blobs (trees, walls), lit from `light`."""
+def outdoor_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Outdoor-style: sky above a horizon, a textured ground, blurred blobs (trees, walls); unlit (the
+    scene's light is the lighting factor's, `shift.directional_shade`)."""
     h, w = shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     horizon = rng.uniform(0.25, 0.65) * h
@@ -303,9 +317,7 @@ def target_background(rng: np.random.Generator, shape: tuple[int, int], light: n
         axes = (int(rng.integers(10, w // 2)), int(rng.integers(10, h // 3)))
         cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.0))
-    # Directional light: brighter on the side the light comes from.
-    shade = 0.8 + 0.4 * ((xs / w - 0.5) * light[0] + (ys / h - 0.5) * light[1])
-    return np.clip(img * shade[..., None], 0, 255)
+    return np.clip(img, 0, 255).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -605,55 +617,105 @@ def write_clip(clip: Clip, directory: Path) -> Path:
 # --- target images (LSP format) --------------------------------------------------------------------------
 
 
-def render_target(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render_target(
+    rng: np.random.Generator, shift: DomainShift | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One real-looking image (H,W,3) uint8 RGB with LSP-14 joints (14,2) and occluded flags (14,) bool.
 
-    The person is seen through the same reflected camera as the source, so LSP's right_* joints are
-    SMPL's L_* ones (SMPL24_TO_LSP14), and LSP's head-top is the top of the head.
+    `shift` sets how far it departs from the source, factor by factor (data_pipeline.shift; default: every
+    factor at its default strength). At every strength 0 it is rendered like a source frame: the same
+    camera, placement, indoor background, independent brightness and flat clothing. The person is seen
+    through the same reflected camera as the source, so LSP's right_* joints are SMPL's L_* ones
+    (SMPL24_TO_LSP14), and LSP's head-top is the top of the head. A joint outside the image is written
+    unlabelled (negative coordinates), as the SURREAL reader labels only joints in the frame.
     """
-    body, outfit = sample_body(rng), sample_outfit(rng)
-    pose = sample_pose(rng)
-    h = int(rng.integers(160, 300))
-    w = int(np.clip(h * rng.uniform(0.6, 1.3), 120, 360))
-    local, head_top, head_fwd = skeleton(pose, body)
-    cam_loc = np.array([0.0, rng.uniform(-0.3, 0.6), rng.uniform(4.0, 7.0)])
-    uv, zc = project(local, cam_loc)
-    top_uv, _ = project(head_top, cam_loc)
-    # Fit the person (with the part radii) into the image: a scale and shift, so LSP-like framing.
-    radius = np.array([PARTS[i][2] for i in range(24)]) * FOCAL / zc
+    shift = DomainShift() if shift is None else shift
+    streams = factor_streams(rng)
+    person_rng = streams["person"]
+    body, outfit = sample_body(person_rng), sample_outfit(person_rng)
+    local, head_top, head_fwd = skeleton(sample_pose(person_rng), body)
+
+    # Framing: the source's camera and placement (render_clip), then zoomed and rolled about the pelvis,
+    # and the 320x240 frame pulled in towards a tight box around the person.
+    framing, s = streams["framing"], shift.framing
+    cam_dist = float(framing.uniform(5.0, 8.0))
+    cam_loc = np.array([0.0, 1.0, cam_dist])
+    pelvis_px = np.array([framing.uniform(110, 210), framing.uniform(105, 135)])
+    pelvis = backproject(pelvis_px[0], pelvis_px[1], cam_dist, cam_loc)
+    zoom = float(2.0 ** (s * framing.uniform(-1.5, 0.5)))
+    roll = np.radians(s * framing.uniform(-35.0, 35.0))
+    margins = framing.uniform(0.02, 0.2, size=4)  # tight framing: left, top, right, bottom x person size
+    rot = zoom * np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+
+    def place(uv: np.ndarray) -> np.ndarray:
+        return (np.asarray(uv) - pelvis_px) @ rot.T + pelvis_px
+
+    uv, zc = project(local + pelvis, cam_loc)
+    uv = place(uv)
+    top_uv = place(project(head_top + pelvis, cam_loc)[0])
+    px_per_m = FOCAL / zc * zoom
+    radius = np.array([PARTS[i][2] for i in range(24)]) * px_per_m
     lo = np.minimum((uv - radius[:, None]).min(0), top_uv)
     hi = np.maximum((uv + radius[:, None]).max(0), top_uv)
-    fit = min(w * rng.uniform(0.7, 0.95) / (hi[0] - lo[0]), h * rng.uniform(0.75, 0.95) / (hi[1] - lo[1]))
-    size = (hi - lo) * fit
-    offset = np.array([rng.uniform(0, w - size[0]), rng.uniform(0, h - size[1])]) - lo * fit
-    uv, top_uv = uv * fit + offset, top_uv * fit + offset
-    px_per_m = FOCAL / zc * fit
-    geometry = _part_geometry(uv, zc, top_uv, px_per_m)
-    segm = render_segm(geometry, (h, w))
-
-    light = rng.normal(size=2)
-    light /= np.linalg.norm(light)
-    background = target_background(rng, (h, w), light)
-    scene_brightness = float(background.mean() / 128.0)
+    size = hi - lo
+    frame_w, frame_h = FRAME_SIZE
+    left, top = lerp(0.0, lo[0] - margins[0] * size[0], s), lerp(0.0, lo[1] - margins[1] * size[1], s)
+    right = lerp(frame_w, hi[0] + margins[2] * size[0], s)
+    bottom = lerp(frame_h, hi[1] + margins[3] * size[1], s)
+    w, h = max(int(np.ceil(right - left)), 16), max(int(np.ceil(bottom - top)), 16)
+    offset = -np.array([float(left), float(top)])
+    uv, top_uv = uv + offset, top_uv + offset
+    segm = render_segm(_part_geometry(uv, zc, top_uv, px_per_m), (h, w))
 
     def to_pixels(points):
-        p_uv, p_z = project(points, cam_loc)
-        return p_uv * fit + offset, FOCAL / p_z * fit
+        p_uv, p_z = project(points + pelvis, cam_loc)
+        return place(p_uv) + offset, FOCAL / p_z * zoom
 
     face = _face(local, head_fwd, to_pixels, body.scale, toward_camera=np.array([0.0, 0.0, 1.0]))
+
+    # Background: an indoor scene like the source's, or (with probability = strength) an outdoor one,
+    # plus limb-like clutter in skin and clothing colours.
+    bg, b = streams["background"], shift.background
+    outdoor = bg.random() < b
+    scene_rng = np.random.default_rng(bg.integers(2**32))
+    background = outdoor_background(scene_rng, (h, w)) if outdoor else source_background(scene_rng, (h, w))
+    palette = sample_outfit(bg).colours[1:]
+    limb_px = 0.4 * float(np.median(px_per_m))
+    background = draw_clutter(background.astype(np.float32), bg, int(bg.binomial(4, b)), limb_px, palette)
+
+    # Lighting: the source draws the person's level independently of the scene; the target lights scene
+    # and person by one illuminant (direction, level, colour cast).
+    lighting, lit = streams["lighting"], shift.lighting
+    independent = float(lighting.uniform(0.45, 1.25))
+    direction, gains = illuminant(lighting)
+    jitter = float(lighting.uniform(0.85, 1.15))
+    background = background * directional_shade((h, w), direction, 0.4 * lit)[..., None]
+    consistent = float(np.clip(background.mean() / 128.0 * jitter, 0.4, 1.4))
+    brightness = float(lerp(independent, consistent, lit))
+
+    texture = _texture(streams["texture"], (h, w))
     person, mask = colour_person(
-        segm, outfit, float(np.clip(scene_brightness * rng.uniform(0.85, 1.15), 0.4, 1.4)), face,
-        texture=_texture(rng, (h, w)), light=light,
+        segm, outfit, brightness, face,
+        texture=None if shift.texture == 0 else 1.0 + shift.texture * (texture - 1.0),
+        light=None if lit == 0 else direction * lit,
     )  # fmt: skip
-    image = np.where(mask[..., None], np.clip(person, 0, 255), background)
-    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.4, 1.6))
-    image = image + rng.normal(0, rng.uniform(2, 8), size=image.shape)
+    image = np.where(mask[..., None], np.clip(person, 0, 255), background).astype(np.float32)
+    ys, xs = np.nonzero(mask)
+    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())) if len(xs) else (0, 0, w - 1, h - 1)
+    image, occluder = draw_occluders(image, box, streams["occluders"], shift.occluders)
+    image = image * lerp(np.ones(3), gains, lit).astype(np.float32)
+    image = degrade(image, streams["degradation"], shift.degradation, float(size[1]))
     image = np.clip(image, 0, 255).astype(np.uint8)
 
     joints = np.empty((14, 2), np.float32)
     joints[:13] = uv[SMPL24_TO_LSP14[:13]]
     joints[13] = top_uv
     occluded = _occluded(segm, joints, SMPL24_TO_LSP14)
+    px = np.floor(joints + 0.5).astype(int)
+    inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+    occluded[inside] |= occluder[px[inside, 1], px[inside, 0]]
+    joints[~inside] = -1.0
+    occluded[~inside] = False
     return image, joints, occluded
 
 
@@ -695,9 +757,19 @@ def _split_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def demo_exists(out: str | os.PathLike) -> bool:
-    """Whether `out` holds a complete demo set written by `write_demo` (both parts carry its marker)."""
-    return all((Path(out) / part / DEMO_MARKER).is_file() for part in DEMO_PARTS)
+def demo_exists(out: str | os.PathLike, shift: DomainShift | None = None) -> bool:
+    """Whether `out` holds a complete demo set written by `write_demo` (both parts carry its marker) with
+    the domain shift `shift` (default strengths when None)."""
+    wanted = (DomainShift() if shift is None else shift).as_dict()
+    for part in DEMO_PARTS:
+        marker = Path(out) / part / DEMO_MARKER
+        try:
+            written = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            return False
+        if written.get("shift", DomainShift().as_dict()) != wanted:
+            return False
+    return True
 
 
 def write_demo(
@@ -708,11 +780,13 @@ def write_demo(
     target_images: int | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    shift: DomainShift | None = None,
 ) -> dict:
     """Write the demo source set (out/surreal, SURREAL format) and target set (out/lsp, LSP format).
 
     `clips` source clips of `frames` (min, max) frames split 70/15/15 into train/val/test, and
-    `target_images` (default 10 per clip) LSP-style images split 50/25/25 into adapt/val/test.
+    `target_images` (default 10 per clip) LSP-style images split 50/25/25 into adapt/val/test, departing
+    from the source by `shift`'s factors (default strengths when None; the source never changes with it).
     Deterministic for `seed`. Returns a summary of what was written.
 
     Both sets are written into a hidden staging folder inside `out` and renamed into place at the end, so
@@ -732,9 +806,10 @@ def write_demo(
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".demo-staging-", dir=out))
     try:
-        summary = _write_demo_sets(staging, clips, seed, frames, target_images, progress)
+        shift = DomainShift() if shift is None else shift
+        summary = _write_demo_sets(staging, clips, seed, frames, target_images, progress, shift)
         for part in DEMO_PARTS:
-            marker = {k: summary[k] for k in ("seed", "clips", "frames", "target_images")}
+            marker = {k: summary[k] for k in ("seed", "clips", "frames", "target_images", "shift")}
             (staging / part / DEMO_MARKER).write_text(json.dumps({"written_by": "posetune", **marker}))
         for part in DEMO_PARTS:  # the new set in place first, the old one deleted after
             if (out / part).exists():
@@ -747,7 +822,13 @@ def write_demo(
 
 
 def _write_demo_sets(
-    out: Path, clips: int, seed: int, frames: tuple[int, int], target_images: int | None, progress: bool
+    out: Path,
+    clips: int,
+    seed: int,
+    frames: tuple[int, int],
+    target_images: int | None,
+    progress: bool,
+    shift: DomainShift,
 ) -> dict:
     from tqdm import tqdm
 
@@ -757,6 +838,7 @@ def _write_demo_sets(
     split_clips = _split_counts(clips, SOURCE_SPLIT_SHARES)
     bar = tqdm(total=clips + n_target, desc="demo data", unit="item", disable=not progress, file=sys.stderr)
     summary: dict = {"out": str(out), "surreal_root": str(surreal), "lsp_root": str(lsp), "seed": seed}
+    summary["shift"] = shift.as_dict()
     summary["clips"], summary["frames"] = {}, {}
     index = 0
     for split, n in split_clips.items():
@@ -780,8 +862,8 @@ def _write_demo_sets(
     joints = np.zeros((3, 14, n_target), np.float64)
     for i in range(n_target):
         rng = np.random.default_rng([seed, 1, i])
-        image, j, occluded = render_target(rng)
-        quality = int(rng.integers(35, 86))
+        image, j, occluded = render_target(rng, shift)
+        quality = jpeg_quality(np.random.default_rng([seed, 2, i]), shift.degradation)
         path = images_dir / f"im{i + 1:04d}.jpg"
         if not cv2.imwrite(
             str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]

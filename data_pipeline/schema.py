@@ -3,7 +3,7 @@
 Layout of an enhancement output `OUT` (a local directory or an s3:// / gs:// prefix)::
 
     OUT/shards.json            counts per domain/split, settings, versions, skipped inputs (written last)
-    OUT/source/*.parquet       synthetic people (SURREAL), brightness-centred
+    OUT/source/*.parquet       synthetic people (SURREAL), after the brightness step settings.brightness names
     OUT/target/*.parquet       real-looking photos (LSP, COCO, ...)
 
 One directory per domain (not hive partitioning) so every file holds every column and plain
@@ -25,6 +25,8 @@ Each row is one person, already cropped to a `size` x `size` square around them:
 - `head_size`: the PCKh normaliser in crop pixels (MPII: 0.6 x head-box diagonal); null elsewhere.
 - `crop_matrix`: the (2, 3) affine from the original image's pixels to the crop's, row-major, so
   predictions can be mapped back to the original photo.
+- `brightness_centred`: whether a brightness step changed this sample (source samples with a mask); which
+  one (`mean` or `reinhard`) is the manifest's `settings.brightness`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
 from data_pipeline.pipeline import EnhanceSettings
 from data_pipeline.settings import settings_dataclass
+from data_pipeline.shift import DomainShift
 from models.hourglass import HourglassConfig
 from models.metric_names import SELECTION, VALIDATION_METRICS
 from models.train import TrainConfig
@@ -64,6 +65,10 @@ class DataConfig(EnhanceSettings):
         None, ge=1, description="demo source clips (null: the generator's default)"
     )
     demo_seed: StrictInt = Field(0, ge=0, description="seed of the demo set")
+    shift: DomainShift = Field(
+        default_factory=DomainShift,
+        description="demo target's domain-shift factors, 0 = as the source, 1 = default",
+    )
     shards: StrictStr = Field(
         "", description='Parquet root (local path, s3://, gs://); "" = <storage.path>/shards'
     )
@@ -71,8 +76,8 @@ class DataConfig(EnhanceSettings):
         None, ge=1, description="subsample source train for quick runs (validation: train.max_eval_samples)"
     )
 
-    def enhance_settings(self, brightness: bool | None = None) -> EnhanceSettings:
-        """The enhancement settings this section holds, with `brightness` if given."""
+    def enhance_settings(self, brightness: bool | str | None = None) -> EnhanceSettings:
+        """The enhancement settings this section holds, with the brightness step `brightness` if given."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(EnhanceSettings)}
         return EnhanceSettings(**{**values, **({} if brightness is None else {"brightness": brightness})})
 

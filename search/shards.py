@@ -13,6 +13,7 @@ import logging
 import os
 
 from data_pipeline import storage
+from data_pipeline.enhance import brightness_mode
 from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
 from data_pipeline.pipeline import run_enhancement
@@ -25,51 +26,60 @@ from search.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def shard_dir(config: ExperimentConfig, brightness: bool | None = None) -> str:
-    """The shards for one brightness setting.
+# The folder under a shards root that holds each brightness step's shards ("raw" and "centred" as before
+# there were variants, so older roots stay valid): two steps never share shards.
+BRIGHTNESS_DIRS = {"none": "raw", "mean": "centred", "reinhard": "reinhard"}
 
-    `data.shards` is either one `posetune data enhance` output (it holds shards.json; its own setting
-    must then agree with the one asked for) or a root under which the search keeps `centred/` and `raw/`.
+
+def shard_dir(config: ExperimentConfig, brightness: bool | str | None = None) -> str:
+    """The shards for one brightness step (`data.brightness` unless given; a name or the older boolean).
+
+    `data.shards` is either one `posetune data enhance` output (it holds shards.json; the step it was
+    made with must then be the one asked for) or a root under which the search keeps one folder per step
+    (BRIGHTNESS_DIRS), suffixed by the demo's domain-shift tag when `data.demo` uses non-default strengths.
     """
-    brightness = config.data.brightness if brightness is None else brightness
+    mode = brightness_mode(config.data.brightness if brightness is None else brightness)
     root = config.shards_root
     if not shards_exist(root):
-        return storage.join(root, "centred" if brightness else "raw")
+        tag = config.data.shift.tag() if config.data.demo else ""
+        return storage.join(root, BRIGHTNESS_DIRS[mode] + (f"-{tag}" if tag else ""))
     made_with = read_shards_manifest(root).get("settings", {}).get("brightness")
-    if made_with is not None and bool(made_with) != brightness:
+    if made_with is not None and brightness_mode(made_with) != mode:
         raise ConfigError(
-            f"these shards were made with brightness centring {'on' if made_with else 'off'}, the config "
-            f"asks for {'on' if brightness else 'off'}: point data.shards at a root or other shards",
+            f"these shards were made with brightness step {brightness_mode(made_with)!r}, the config asks "
+            f"for {mode!r}: point data.shards at a root or other shards",
             path=root,
             key="data.brightness",
         )
     return root
 
 
-def brightness_variants(config: ExperimentConfig) -> list[bool]:
-    """Which brightness settings trials will ask for: the config's, and every searched choice."""
-    variants = {config.data.brightness}
+def brightness_variants(config: ExperimentConfig) -> list[str]:
+    """Which brightness steps trials will ask for: the config's, and every searched choice."""
+    variants = {brightness_mode(config.data.brightness)}
     spec = config.search.space.get("data.brightness")
     if spec is not None:
-        variants |= {bool(v) for v in (spec.values or [])}
+        variants |= {brightness_mode(v) for v in (spec.values or [])}
     return sorted(variants)
 
 
 def demo_data_dir(config: ExperimentConfig) -> str:
-    """Where the procedural demo set is generated: beside local shards, else in the local cache."""
+    """Where the procedural demo set is generated: beside local shards, else in the local cache; one folder
+    per seed and domain shift."""
     root = config.shards_root
     root = storage.resolve(root)[1] if storage.is_local(root) else storage.cache_dir()
-    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}")
+    tag = config.data.shift.tag()
+    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}" + (f"-{tag}" if tag else ""))
 
 
 def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
     """The enhancement inputs as `format:path` specs, generating the demo set when asked."""
     if config.data.demo:
         out = demo_data_dir(config)
-        if not demo_exists(out):  # written whole or not at all: a half-written set is never reused
+        if not demo_exists(out, config.data.shift):  # written whole or not at all: never half-reused
             log.info("generating the procedural demo data in %s", out)
             kwargs = {} if config.data.demo_clips is None else {"clips": config.data.demo_clips}
-            write_demo(out, seed=config.data.demo_seed, overwrite=True, **kwargs)
+            write_demo(out, seed=config.data.demo_seed, overwrite=True, shift=config.data.shift, **kwargs)
         return [f"surreal:{out}/surreal"], [f"lsp:{out}/lsp"]
     return [config.data.source] if config.data.source else [], list(config.data.targets)
 
@@ -125,13 +135,13 @@ def prepare_shards(config: ExperimentConfig) -> list[str]:
             raise ConfigError(
                 f"no shards at {out} and no data.source (or data.demo) to make them from", key="data"
             )
-        log.info("enhancing into %s (brightness centring %s)", out, "on" if brightness else "off")
+        log.info("enhancing into %s (brightness step %s)", out, brightness)
         run_enhancement(sources, targets, out, config.data.enhance_settings(brightness))
         made.append(out)
     return made
 
 
-def build_train_data(config: ExperimentConfig, brightness: bool | None = None) -> TrainData:
+def build_train_data(config: ExperimentConfig, brightness: bool | str | None = None) -> TrainData:
     """The four datasets `fit` needs, read from this config's shards."""
     root = shard_dir(config, brightness)
     size, seed = config.model.input_size, config.train.seed

@@ -107,7 +107,7 @@ def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
     return out
 
 
-def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool) -> dict:
+def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool | str) -> dict:
     """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample)."""
     root = shard_dir(config, brightness)
     train_config = replace(config.train_config(), max_eval_samples=None)
@@ -277,7 +277,7 @@ def run_study(
     start = time.perf_counter()
     start_ray(config, address)
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
-    variants = sorted({bool(config.with_params(a).data.brightness) for a in arms.values()})
+    variants = sorted({config.with_params(a).data.brightness for a in arms.values()})
     for brightness in variants:
         prepare_shards(config.with_params({"data.brightness": brightness}))
         check_splits(config.with_params({"data.brightness": brightness}), test=True)

@@ -23,6 +23,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--seed", type=int, default=0, help="the same seed writes the same data")
     demo.add_argument("--overwrite", action="store_true", help="replace surreal/ and lsp/ if they exist")
+    demo.add_argument(
+        "--shift",
+        action="append",
+        default=[],
+        metavar="FACTOR=STRENGTH",
+        help="strength of one domain-shift factor of the target, 0 (as the source) to 1 (default); repeatable. "
+        "Factors: lighting, background, texture, occluders, degradation, framing",
+    )
+    demo.add_argument(
+        "--only",
+        metavar="FACTOR",
+        default=None,
+        help="start from every factor at 0 and this one at 1 (--shift still sets strengths)",
+    )
     demo.set_defaults(func=run_demo_data)
 
     show = data_sub.add_parser("show", help="draw a grid of source and target samples with their skeletons")
@@ -42,8 +56,9 @@ def run_demo_data(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.clips < 1:
         raise DataError(out, f"--clips must be at least 1, got {args.clips}")
+    shift = parse_shift(args.shift, args.only)
     summary = procedural.write_demo(
-        out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite
+        out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite, shift=shift
     )
     frames = summary["frames"]
     print(f"source (SURREAL format, {summary['fourcc']} video): {summary['surreal_root']}")
@@ -57,6 +72,34 @@ def run_demo_data(args: argparse.Namespace) -> int:
     )
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     return 0
+
+
+def parse_shift(settings: list[str], only: str | None = None):
+    """A DomainShift from `--only FACTOR` and `--shift FACTOR=STRENGTH` flags; a bad one is a ConfigError."""
+    import dataclasses
+
+    from pydantic import ValidationError
+
+    from data_pipeline.shift import SHIFT_FACTORS, DomainShift
+    from search.errors import ConfigError, from_validation
+
+    known = ", ".join(SHIFT_FACTORS)
+    if only is not None and only not in SHIFT_FACTORS:
+        raise ConfigError(f"unknown factor {only!r}; known: {known}", key="--only")
+    shift = DomainShift() if only is None else DomainShift.only(only)
+    values = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or name not in SHIFT_FACTORS:
+            raise ConfigError(f"{item!r}: expected FACTOR=STRENGTH with FACTOR one of {known}", key="--shift")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"{item!r}: the strength must be a number", key="--shift") from None
+    try:
+        return dataclasses.replace(shift, **values)
+    except ValidationError as error:
+        raise from_validation(error, prefix="--shift") from None
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -129,7 +172,14 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
         "--frames-per-clip", type=int, default=None, help="frames drawn per clip (default all)"
     )
     enhance.add_argument("--frame-step", type=int, default=None, help="take every k-th frame of each clip")
-    enhance.add_argument("--no-brightness", action="store_true", help="skip brightness centring (eq. 1-2)")
+    enhance.add_argument(
+        "--brightness",
+        choices=("none", "mean", "reinhard"),
+        default="mean",
+        help="brightness step on source samples: mean = the study's centring (eq. 1-2, default), "
+        "reinhard = per-channel Lab colour transfer from the background (Reinhard et al. 2001)",
+    )
+    enhance.add_argument("--no-brightness", action="store_true", help="same as --brightness none")
     enhance.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
     enhance.add_argument("--jpeg-quality", type=int, default=95)
     enhance.add_argument("--seed", type=int, default=0, help="frame choice and COCO/MPII split seed")
@@ -164,7 +214,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         settings = EnhanceSettings(
             size=args.size,
             margin=args.margin,
-            brightness=not args.no_brightness,
+            brightness="none" if args.no_brightness else args.brightness,
             image_format=args.image_format,
             jpeg_quality=args.jpeg_quality,
             frames_per_clip=args.frames_per_clip,

@@ -40,3 +40,25 @@ def test_data_enhance_rejects_empty_tasks_before_starting_ray(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--clips-per-task: Input should be greater than or equal to 1" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_data_demo_writes_a_target_with_one_shift_factor_and_refuses_bad_ones(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "demo"
+    argv = ["data", "demo", "--out", str(out), "--clips", "1"]
+    assert main([*argv, "--only", "occluders", "--shift", "framing=0.5"]) == 0
+    marker = json.loads((out / "lsp/posetune-demo.json").read_text())
+    assert marker["shift"] == {
+        "lighting": 0.0, "background": 0.0, "texture": 0.0, "occluders": 1.0, "degradation": 0.0, "framing": 0.5
+    }  # fmt: skip
+    capsys.readouterr()
+    for bad, problem in (
+        (["--only", "blur"], "--only: unknown factor 'blur'"),
+        (["--shift", "lighting=2"], "--shift.lighting: Input should be less than or equal to 1"),
+        (["--shift", "lighting"], "expected FACTOR=STRENGTH"),
+        (["--shift", "lighting=strong"], "the strength must be a number"),
+    ):
+        assert main([*argv, "--overwrite", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("posetune: error:") and problem in err and err.count("\n") == 1, err

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from data_pipeline.enhance import (
+    BRIGHTNESS_STEPS,
     affine_matrix,
+    brightness_mode,
     center_brightness,
     crop_around_person,
     flip,
     occlude,
+    reinhard_transfer,
     warp,
 )
 from data_pipeline.joints import FLIP_PAIRS
@@ -214,3 +218,45 @@ def test_a_shrinking_warp_keeps_a_blob_where_its_joint_lands(side, rotation):
     matrix = affine_matrix((80, 60), side, 64, rotation)
     out, _, points, _, _ = warp(image, None, joints, ones, ones, matrix, 64)
     assert np.linalg.norm(_dot_centroid(out) - points[0]) < 0.05
+
+
+def _lab_stats(image, pixels):
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[pixels]
+    return lab.mean(axis=0), lab.std(axis=0)
+
+
+def test_reinhard_maps_the_persons_lab_mean_and_std_onto_the_backgrounds():
+    rng = np.random.default_rng(1)
+    image = np.empty((60, 80, 3), np.uint8)
+    grey = rng.integers(70, 190, (60, 80, 1))  # a varied, mid-grey, slightly coloured background (in gamut)
+    image[:] = grey + rng.integers(-8, 9, (60, 80, 3))
+    mask = np.zeros((60, 80), bool)
+    mask[15:50, 30:55] = True
+    image[mask] = rng.normal((150, 80, 60), (12, 6, 4), (int(mask.sum()), 3)).clip(0, 255)  # a reddish person
+    out = reinhard_transfer(image, mask)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out[~mask], image[~mask])  # the background is never touched
+    mean_b, std_b = _lab_stats(image, ~mask)
+    mean_before, _ = _lab_stats(image, mask)
+    mean_after, std_after = _lab_stats(out, mask)
+    assert np.abs(mean_before - mean_b).max() > 10  # a real difference to close
+    np.testing.assert_allclose(mean_after, mean_b, atol=0.6)  # uint8 rounding: well under 1 Lab unit
+    np.testing.assert_allclose(std_after, std_b, rtol=0.05)
+    # the study's mean centring moves (R+G+B)/3 only: the colour cast stays
+    centred_mean, _ = _lab_stats(center_brightness(image, mask), mask)
+    assert np.abs(centred_mean[1:] - mean_b[1:]).max() > 5
+
+
+def test_reinhard_leaves_images_without_a_person_or_background_alone():
+    image = np.random.default_rng(2).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    for mask in (None, np.zeros((10, 12), bool), np.ones((10, 12), bool)):
+        np.testing.assert_array_equal(reinhard_transfer(image, mask), image)
+
+
+def test_brightness_steps_by_name_and_the_older_booleans():
+    assert set(BRIGHTNESS_STEPS) == {"none", "mean", "reinhard"}
+    assert brightness_mode(True) == "mean" and brightness_mode(False) == "none"
+    assert brightness_mode("reinhard") == "reinhard"
+    for bad in ("lab", 1, None):
+        with pytest.raises(ValueError, match="is not a brightness step: use one of none, mean, reinhard"):
+            brightness_mode(bad)

@@ -124,6 +124,14 @@ BAD_VALUES = [
     (DEMO + "augment: {flip_prob: -1}", "augment.flip_prob", "greater than or equal to 0"),
     (DEMO + "augment: {scale_range: [0, 0]}", "augment.scale_range", "greater than 0"),
     ("data: {demo: true, size: -5}", "data.size", "greater than or equal to 8"),
+    ("data: {demo: true, brightness: lab}", "data.brightness", "'lab' is not a brightness step: use one of none"),
+    (
+        DEMO + "search: {space: {data.brightness: {type: choice, values: [mean, bright]}}}",
+        "search.space.data.brightness",
+        "'bright' is not a brightness step",
+    ),
+    ("data: {demo: true, shift: {lighting: 1.5}}", "data.shift.lighting", "less than or equal to 1"),
+    ("data: {demo: true, shift: {blur: 1.0}}", "data.shift.blur", "Unexpected keyword argument"),
     (DEMO + "resources: {gpu: .nan}", "resources.gpu", "finite number"),
     (DEMO + "train: {device: cuda}\nresources: {gpu: 0}", "train.device", "resources.gpu is 0"),
     (
