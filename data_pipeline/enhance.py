@@ -41,6 +41,15 @@ def mean_brightness(image: np.ndarray, pixels: np.ndarray) -> float:
     return float(sum(channel_means) / 3.0)
 
 
+def _split_mask(mask: np.ndarray | None) -> np.ndarray | None:
+    """The person mask as bool when it splits the image into person and background, else None."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    n_person = int(np.count_nonzero(mask))
+    return None if n_person in (0, mask.size) else mask
+
+
 def center_brightness(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """Equation (2): every person pixel becomes RGB - B_person + B_background, clipped to 0..255.
 
@@ -48,11 +57,8 @@ def center_brightness(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     added in integer arithmetic after rounding it once, so the result is exact uint8. With no mask,
     an empty mask or an all-person image there is nothing to centre on: the input is returned as is.
     """
+    mask = _split_mask(mask)
     if mask is None:
-        return image
-    mask = np.asarray(mask, dtype=bool)
-    n_person = int(np.count_nonzero(mask))
-    if n_person == 0 or n_person == mask.size:
         return image
     shift = round(mean_brightness(image, ~mask) - mean_brightness(image, mask))
     out = image.copy()
@@ -79,11 +85,8 @@ def reinhard_transfer(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     returned untouched. A channel the person does not vary in (std 0) only has its mean moved. With no
     mask, an empty mask or an all-person image the input is returned as is (nothing to transfer from/to).
     """
+    mask = _split_mask(mask)
     if mask is None:
-        return image
-    mask = np.asarray(mask, dtype=bool)
-    n_person = int(np.count_nonzero(mask))
-    if n_person == 0 or n_person == mask.size:
         return image
     lab = _lab(image)
     person, background = lab[mask], lab[~mask]
