@@ -411,7 +411,7 @@ def _run_eval(model, classifier, loader: DataLoader, config: TrainConfig, runtim
     return out
 
 
-def _split_metrics(out: dict, config: TrainConfig, prefix: str) -> dict:
+def split_metrics(out: dict, config: TrainConfig, prefix: str) -> dict:
     """Every metric of one evaluated split (models.metrics.summarize) plus its pose loss, under `prefix`."""
     metrics = summarize(
         out["pred"],
@@ -428,13 +428,11 @@ def _split_metrics(out: dict, config: TrainConfig, prefix: str) -> dict:
     return metrics
 
 
-def evaluate(
-    model_or_checkpoint, dataset: Dataset, config: TrainConfig | None = None, prefix: str = ""
-) -> dict:
-    """Every metric of a model (or a checkpoint path) on one labelled split, keys under `prefix`.
-
-    Floats named in models.metric_names, plus `(J,)` per-joint arrays (`*_per_joint`).
-    """
+def evaluation_outputs(
+    model_or_checkpoint, dataset: Dataset, config: TrainConfig | None = None
+) -> tuple[dict, TrainConfig]:
+    """Predictions, ground truth and masks (per sample) of a model or a checkpoint path on one labelled split,
+    and the TrainConfig they were made with: what `split_metrics` scores, kept for per-sample statistics."""
     if isinstance(model_or_checkpoint, str | os.PathLike):
         model, saved_config, _ = load_checkpoint(model_or_checkpoint)
         config = config or saved_config
@@ -444,8 +442,18 @@ def evaluate(
             raise ValueError("evaluate() needs the TrainConfig when given a model")
     runtime = _runtime(config)
     model.to(runtime.device, memory_format=runtime.memory_format)
-    out = _run_eval(model, None, eval_loader(dataset, config), config, runtime)
-    return _split_metrics(out, config, prefix)
+    return _run_eval(model, None, eval_loader(dataset, config), config, runtime), config
+
+
+def evaluate(
+    model_or_checkpoint, dataset: Dataset, config: TrainConfig | None = None, prefix: str = ""
+) -> dict:
+    """Every metric of a model (or a checkpoint path) on one labelled split, keys under `prefix`.
+
+    Floats named in models.metric_names, plus `(J,)` per-joint arrays (`*_per_joint`).
+    """
+    out, config = evaluation_outputs(model_or_checkpoint, dataset, config)
+    return split_metrics(out, config, prefix)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -761,7 +769,7 @@ def _validate(run: _Run) -> dict:
         out = _run_eval(run.model, run.classifier, loader, run.config, run.runtime)
         if not np.isfinite(out["loss"]):
             raise NonFiniteLossError(f"{prefix}loss became {out['loss']}")
-        full.update(_split_metrics(out, run.config, prefix))
+        full.update(split_metrics(out, run.config, prefix))
         logits[prefix] = out["logits"]
     if run.classifier is not None:
         # Accuracy of "logit > 0 means source" over source_val (label 1) and target_val (label 0).

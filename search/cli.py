@@ -37,7 +37,7 @@ examples:
   posetune search inspect ~/posetune-runs/first                  # table, best trial, plots
   posetune search export ~/posetune-runs/first --out best.pt
   posetune predict best.pt photo.jpg --out preds
-  posetune study --config demo --seeds 3 --out study
+  posetune study --config demo --out study                       # 5 seeds per arm, effects with 95 % CIs
 
 Each command has its own --help. Bad input is one line, `posetune: error: <file or key>: <problem>`,
 exit code 2; a search in which no trial finished exits 1; an interrupted one exits 3 and says how

@@ -1,10 +1,12 @@
 """The study's comparison, reproduced honestly: each arm × seed is a Ray Tune trial with the same budget.
 
-Arms are sets of dotted overrides on one experiment config (classic, enhanced, adversarial, enhanced +
-adversarial, two arms that separate the adversarial arms' BatchNorm effect from their gradient reversal,
-and optionally the best configuration of a search). Every trial trains with `fit`, selects its epoch on
-target validation (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and source
-*test* splits, which nothing else looks at.
+Arms are sets of dotted overrides on one experiment config (classic; each lever alone: brightness
+centring, occlusion, the adversarial branch; the study's enhanced and enhanced + adversarial; two arms
+that separate the adversarial arms' BatchNorm effect from their gradient reversal; optionally the best
+configuration of a search). Every trial trains with `fit`, selects its epoch on target validation
+(`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and source *test* splits, which
+nothing else looks at. The tables give each arm's mean ± std over seeds and its difference to classic with
+a 95 % confidence interval, paired by seed, and a verdict (search.study_stats says why that interval).
 
 Why the BN arms: the adversarial arms pass source and target images through the pose network as one batch,
 so its BatchNorm statistics become a source/target mixture (an AdaBN-like effect) on top of the GRL.
@@ -14,13 +16,12 @@ keeps the domain loss and keeps target images out of the pose network's statisti
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,39 +29,37 @@ import numpy as np
 from ray import tune
 
 from data_pipeline import storage
-from data_pipeline.joints import LSP14
+from data_pipeline.joints import LSP14, SHARED_JOINTS
 from data_pipeline.loader import ShardDataset
 from models import metric_names as names
-from models.train import evaluate, fit
+from models.metrics import pdj
+from models.train import evaluation_outputs, fit, split_metrics
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
 from search.errors import ConfigError, SearchFailed
-from search.experiment import experiment_exists, experiment_uri
+from search.experiment import experiment_exists, experiment_uri, write_experiment_manifest
 from search.results import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
+from search.study_report import (
+    BASELINE,
+    EVAL_SE,
+    PER_JOINT_KEY,
+    PRIMARY,
+    SELECTION_METRIC,
+    SPLITS,
+    StudyResult,
+    write_outputs,
+)
+from search.study_stats import bootstrap_se
 from search.tracking import tracking_callbacks
 from search.tuner import run_config, with_trial_resources
 
-SELECTION_METRIC = names.SELECTION  # model selection: target validation only
 DEFAULT_OCCLUSION = 0.3  # the study's occlusion probability when the config has none
 DEFAULT_ADV_WEIGHT = 0.1
+DEFAULT_SEEDS = 5
 BEST_ARM = "best-of-search"
-SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}
-# (column header, metric name) in the study's Table 1 order: elbows first, then the shared joints
-# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (README: protocols).
-COLUMNS = (
-    ("PDJ@.05 elbows", names.elbows(names.PDJ05)),
-    ("PDJ@.2 elbows", names.elbows(names.PDJ20)),
-    ("PDJ@.4 elbows", names.elbows(names.PDJ40)),
-    ("PDJ@.05 all", names.PDJ05),
-    ("PDJ@.2 all", names.PDJ20),
-    ("PDJ@.4 all", names.PDJ40),
-    ("PDJ@.2 all, visible only", names.visible_only(names.PDJ20)),
-    ("RMSE (px)", names.RMSE),
-    ("PCK@0.05 (tllib)", names.PCK05_TLLIB),
-)
-OPTIONAL_COLUMNS = (("PCKh@0.5", names.PCKH50),)  # shown where the split has head sizes (MPII)
-PER_JOINT_KEY = names.PDJ20 + "_joint_"  # test_target_pdj20_joint_<name>: per-joint PDJ@0.2 as scalars
+# The arms run when --arms is not given: each lever alone against classic, and the two BN arms.
+DEFAULT_ARMS = ("classic", "brightness", "occlusion", "adversarial", "target-bn", "adversarial-frozen-bn")
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
 BEST_FILE = "best.json"  # {"epoch", "value"}: the best epoch so far by SELECTION_METRIC, in every checkpoint
 
@@ -75,6 +74,8 @@ def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None =
     adversarial = {**plain, "train.adv_weight": adv}
     arms = {
         "classic": {**raw, **plain},
+        "brightness": {**raw, **plain, "data.brightness": True},
+        "occlusion": {**raw, **plain, "augment.occlusion_prob": occlusion},
         "enhanced": {**enhanced, **plain},
         "adversarial": {**raw, **adversarial},
         "enhanced+adversarial": {**enhanced, **adversarial},
@@ -84,6 +85,16 @@ def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None =
     if best_params is not None:
         arms[BEST_ARM] = dict(best_params)
     return arms
+
+
+def select_arms(arms: dict[str, dict], only: list[str] | None) -> dict[str, dict]:
+    """The arms to run: `only` (in its order) or DEFAULT_ARMS (+ the search's best), classic always first."""
+    wanted = list(only) if only else [a for a in arms if a in DEFAULT_ARMS or a == BEST_ARM]
+    unknown = [a for a in wanted if a not in arms]
+    if unknown:
+        raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
+    wanted = [BASELINE] + [a for a in dict.fromkeys(wanted) if a != BASELINE]
+    return {a: arms[a] for a in wanted}
 
 
 def best_search_params(experiment_uri: str) -> dict[str, Any]:
@@ -108,14 +119,29 @@ def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
 
 
 def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool | str) -> dict:
-    """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample)."""
+    """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample), plus
+    the bootstrap standard error of PDJ@0.2 over each split's images (`<prefix>pdj20_eval_se`)."""
     root = shard_dir(config, brightness)
     train_config = replace(config.train_config(), max_eval_samples=None)
     out = {}
     for domain, prefix in SPLITS.items():
         dataset = ShardDataset(root, domain, "test", config.model.input_size, None, seed=config.train.seed)
-        out.update(evaluate(checkpoint_dir, dataset, train_config, prefix=prefix))
+        outputs, used = evaluation_outputs(checkpoint_dir, dataset, train_config)
+        out.update(split_metrics(outputs, used, prefix))
+        out[prefix + PRIMARY + EVAL_SE] = eval_sampling_se(outputs, np.random.default_rng(config.train.seed))
     return out
+
+
+def eval_sampling_se(outputs: dict, rng: np.random.Generator, fraction: float = 0.2) -> float:
+    """How much PDJ@`fraction` (shared joints) of one model would move on another test set of the same size:
+    its bootstrap standard error over the evaluated images (`evaluation_outputs`)."""
+    shared = list(SHARED_JOINTS)
+
+    def score(idx: np.ndarray) -> float:
+        per_joint = pdj(outputs["pred"][idx], outputs["gt"][idx], outputs["labelled"][idx], fraction)[shared]
+        return float(np.nanmean(per_joint)) if np.isfinite(per_joint).any() else math.nan
+
+    return bootstrap_se(score, len(outputs["pred"]), rng)
 
 
 def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: dict[str, dict]) -> None:
@@ -203,22 +229,6 @@ def _stored_checkpoint(epoch: int, into: Path) -> Path:
 # --------------------------------------------------------------------------------------------- driver
 
 
-@dataclass
-class StudyResult:
-    """Per (arm, seed) test metrics, and the aggregated tables."""
-
-    experiment_uri: str
-    out: str
-    arms: dict[str, dict]
-    seeds: list[int]
-    runs: list[dict[str, Any]]  # {"arm", "seed", "best_epoch", metric: value...}
-    files: list[str] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def values(self, arm: str, key: str) -> np.ndarray:
-        return np.array([r[key] for r in self.runs if r["arm"] == arm and key in r], dtype=np.float64)
-
-
 def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict], seeds: list[int]):
     """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
     experiment = config.to_dict()
@@ -243,7 +253,7 @@ def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict],
 def run_study(
     config: ExperimentConfig,
     *,
-    seeds: int = 3,
+    seeds: int = DEFAULT_SEEDS,
     experiment: str | None = None,
     out: str | None = None,
     address: str | None = None,
@@ -253,17 +263,13 @@ def run_study(
 ) -> StudyResult:
     """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
 
-    `only` restricts the study to some arms (by name), in the order given. `resume` continues the study
+    `only` picks the arms (by name, in the order given; default DEFAULT_ARMS, plus the search's best with
+    `experiment`); classic, the baseline of every comparison, is always run. `resume` continues the study
     `name` (same arms and seeds): finished trials stay, unfinished and errored ones run again. When some
     trials fail, the tables are written from those that finished and SearchFailed says which failed."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
-    arms = arm_overrides(config, best_search_params(experiment) if experiment else None)
-    if only:
-        unknown = [a for a in only if a not in arms]
-        if unknown:
-            raise ConfigError(f"unknown arm(s) {unknown}; the arms are {list(arms)}", key="arms")
-        arms = {a: arms[a] for a in only}
+    arms = select_arms(arm_overrides(config, best_search_params(experiment) if experiment else None), only)
     if resume and not name:
         raise ConfigError("--resume needs the --name of the study to continue", key="name")
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -291,6 +297,7 @@ def run_study(
             storage_filesystem=fs,
         )
     else:
+        write_experiment_manifest(uri, name, config)  # the resolved config: what bench/shift_factors.py reads
         tuner = build_study_tuner(config, uri, arms, list(range(seeds)))
     results = tuner.fit()
     runs, failed = [], []
@@ -313,135 +320,3 @@ def run_study(
             + f"); {written}run them again with `posetune study --resume --name {name}` and the same options"
         )
     return study
-
-
-# --------------------------------------------------------------------------------------------- outputs
-
-
-def columns(study: StudyResult, split: str) -> tuple[tuple[str, str], ...]:
-    """The table's columns for one split: COLUMNS, plus each optional one some run of that split has."""
-    prefix = SPLITS[split]
-    present = [c for c in OPTIONAL_COLUMNS if any(prefix + c[1] in r for r in study.runs)]
-    return (*COLUMNS, *present)
-
-
-def summary(study: StudyResult, split: str) -> list[dict[str, Any]]:
-    """One row per arm: mean and sample std (ddof 1) over seeds of each table column."""
-    prefix = SPLITS[split]
-    rows = []
-    for arm in study.arms:
-        row: dict[str, Any] = {
-            "arm": arm,
-            "split": f"{split} test",
-            "n_seeds": len(study.values(arm, "seed")),
-        }
-        for _, suffix in columns(study, split):
-            values = study.values(arm, prefix + suffix)
-            row[f"{suffix}_mean"] = float(np.mean(values)) if len(values) else math.nan
-            row[f"{suffix}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        rows.append(row)
-    return rows
-
-
-def format_markdown(rows: list[dict[str, Any]], title: str, shown=COLUMNS) -> str:
-    header = ["arm", "seeds", *(h for h, _ in shown)]
-    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [row["arm"], str(row["n_seeds"])]
-        for _, suffix in shown:
-            scale, digits = (1.0, 2) if suffix == names.RMSE else (100.0, 1)
-            mean, std = row[f"{suffix}_mean"] * scale, row[f"{suffix}_std"] * scale
-            cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def tables_markdown(study: StudyResult) -> str:
-    note = (
-        f"Mean ± std over {len(study.seeds)} seeds; PDJ and PCK in %, RMSE in input pixels. Each seed's "
-        f"epoch chosen by {SELECTION_METRIC} (target validation), then evaluated once on the test split. "
-        "Labelled joints count (occluded included) except in the visible-only column and tllib's PCK; "
-        '"all" = the joints both domains label (head-top excluded). Protocols: README, "Labels and metrics".'
-    )
-    return "\n\n".join(
-        [
-            format_markdown(summary(study, "target"), "Target domain, test split", columns(study, "target")),
-            format_markdown(summary(study, "source"), "Source domain, test split", columns(study, "source")),
-            note,
-        ]
-    )
-
-
-def write_outputs(study: StudyResult) -> list[str]:
-    """table.md, table.csv (aggregated), runs.csv (every arm × seed), bars.png, per_joint.png, study.json."""
-    out = Path(study.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    (out / "table.md").write_text(tables_markdown(study) + "\n")
-    rows = summary(study, "target") + summary(study, "source")
-    with open(out / "table.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    keys = sorted({k for r in study.runs for k in r} - {"arm", "seed"})
-    with open(out / "runs.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["arm", "seed", *keys])
-        writer.writeheader()
-        writer.writerows(sorted(study.runs, key=lambda r: (list(study.arms).index(r["arm"]), r["seed"])))
-    (out / "study.json").write_text(
-        json.dumps(
-            {
-                "experiment_uri": study.experiment_uri,
-                "arms": study.arms,
-                "seeds": study.seeds,
-                "wall_s": study.wall_s,
-                "runs": study.runs,
-            },
-            indent=1,
-        )
-    )
-    written += [str(out / n) for n in ("table.md", "table.csv", "runs.csv", "study.json")]
-    written += _plots(study, out)
-    return written
-
-
-def _plots(study: StudyResult, out: Path) -> list[str]:
-    # Imported here: the Agg backend (no display) must be chosen before pyplot is first imported.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    arms = list(study.arms)
-    prefix = SPLITS["target"]
-    x = np.arange(len(arms))
-    fig, ax = plt.subplots(figsize=(1.6 * len(arms) + 2, 4))
-    for offset, (suffix, label) in zip(
-        (-0.2, 0.2), ((names.PDJ20, "all joints"), (names.elbows(names.PDJ20), "elbows")), strict=True
-    ):
-        values = [study.values(a, prefix + suffix) * 100 for a in arms]
-        means = [v.mean() for v in values]
-        stds = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
-        ax.bar(x + offset, means, 0.4, yerr=stds, capsize=4, label=label)
-    ax.set_xticks(x, arms, rotation=15)
-    ax.set_ylabel("PDJ@0.2 on target test (%)")
-    ax.set_title(f"Target test PDJ@0.2 per arm (error bars: std over {len(study.seeds)} seeds)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    fig.savefig(out / "bars.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(10, 4))
-    width = 0.8 / len(arms)
-    joints = np.arange(len(LSP14))
-    for i, arm in enumerate(arms):
-        per_joint = np.array([study.values(arm, f"{prefix}{PER_JOINT_KEY}{j}") for j in LSP14]) * 100
-        ax.bar(joints + (i - (len(arms) - 1) / 2) * width, np.nanmean(per_joint, axis=1), width, label=arm)
-    ax.set_xticks(joints, LSP14, rotation=45, ha="right")
-    ax.set_ylabel("PDJ@0.2 on target test (%)")
-    ax.set_title("Per-joint PDJ@0.2 on target test (mean over seeds)")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.savefig(out / "per_joint.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return [str(out / "bars.png"), str(out / "per_joint.png")]

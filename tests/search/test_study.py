@@ -12,7 +12,8 @@ import yaml
 
 from search.cli import main
 from search.config import config_from_dict
-from search.study import BEST_ARM, COLUMNS, arm_overrides, evaluate_on_test
+from search.study import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
+from search.study_report import COLUMNS
 from tests.search.tiny import TINY, tiny_config
 
 ARMS = ["classic", "enhanced", "adversarial"]
@@ -34,11 +35,22 @@ def test_arms_follow_the_study():
     assert arms["target-bn"] == {**arms["classic"], "train.target_in_bn": True}
     assert arms["adversarial-frozen-bn"] == {**arms["adversarial"], "train.target_bn": "frozen"}
     assert arms["enhanced"]["data.brightness"] and arms["enhanced"]["augment.occlusion_prob"] == 0.3
+    # each lever alone: classic with one setting changed
+    assert arms["brightness"] == {**arms["classic"], "data.brightness": True}
+    assert arms["occlusion"] == {**arms["classic"], "augment.occlusion_prob": 0.3}
     assert arms["adversarial"]["train.adv_weight"] == 0.1 and not arms["adversarial"]["data.brightness"]
     assert arms["enhanced+adversarial"]["train.adv_weight"] == 0.1
     assert arms[BEST_ARM] == {"train.lr": 0.001}
     for overrides in arms.values():
         config.with_params(overrides)  # every arm is a valid config
+
+
+def test_classic_always_runs_first_and_the_default_arms_are_the_levers_alone():
+    arms = arm_overrides(config_from_dict(TINY), {"train.lr": 0.001})
+    assert list(select_arms(arms, None)) == [*DEFAULT_ARMS, BEST_ARM]
+    assert list(select_arms(arms, ["occlusion", "brightness"])) == ["classic", "occlusion", "brightness"]
+    with pytest.raises(Exception, match="unknown arm"):
+        select_arms(arms, ["brightnes"])
 
 
 @pytest.mark.slow
@@ -56,6 +68,8 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     assert code == 0
     printed = capsys.readouterr().out
     assert all(f"| {arm} | 2 |" in printed for arm in ARMS)
+    assert "| Δ target PDJ@.2 all [95 % CI] | Δ target PDJ@.2 elbows [95 % CI] |" in printed  # the effects
+    assert printed.count("(baseline)") == 3 and printed.count("**") >= 2 * 3 * (len(ARMS) - 1)  # verdicts
 
     with open(out / "runs.csv") as f:
         runs = list(csv.DictReader(f))
@@ -65,6 +79,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
             for _, suffix in COLUMNS:
                 assert math.isfinite(float(run[split + suffix])), (run["arm"], split + suffix)
         assert 1 <= float(run["best_epoch"]) <= 2
+        assert float(run["test_target_pdj20_eval_se"]) >= 0  # the bootstrap SE over the test images
         assert float(run["test_target_pdj20_joint_left_elbow"]) >= 0
 
     with open(out / "table.csv") as f:
@@ -79,7 +94,8 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(tmp_path / "runs")
     markdown = (out / "table.md").read_text()
     assert "Target domain, test split" in markdown and "Source domain, test split" in markdown
-    for name in ("bars.png", "per_joint.png"):
+    assert "Effect of each arm" in markdown and "Noise" in markdown
+    for name in ("effects.png", "per_joint.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
