@@ -69,6 +69,9 @@ class DataConfig(EnhanceSettings):
         default_factory=DomainShift,
         description="demo target's domain-shift factors, 0 = as the source, 1 = default",
     )
+    demo_target_images: StrictInt | None = Field(
+        None, ge=4, description="demo target images, split 50/25/25 adapt/val/test (null: 10 per source clip)"
+    )
     shards: StrictStr = Field(
         "", description='Parquet root (local path, s3://, gs://); "" = <storage.path>/shards'
     )

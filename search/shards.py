@@ -36,13 +36,12 @@ def shard_dir(config: ExperimentConfig, brightness: bool | str | None = None) ->
 
     `data.shards` is either one `posetune data enhance` output (it holds shards.json; the step it was
     made with must then be the one asked for) or a root under which the search keeps one folder per step
-    (BRIGHTNESS_DIRS), suffixed by the demo's domain-shift tag when `data.demo` uses non-default strengths.
+    (BRIGHTNESS_DIRS), suffixed by `demo_suffix` when `data.demo` asks for a non-default demo target.
     """
     mode = brightness_mode(config.data.brightness if brightness is None else brightness)
     root = config.shards_root
     if not shards_exist(root):
-        tag = config.data.shift.tag() if config.data.demo else ""
-        return storage.join(root, BRIGHTNESS_DIRS[mode] + (f"-{tag}" if tag else ""))
+        return storage.join(root, BRIGHTNESS_DIRS[mode] + (demo_suffix(config) if config.data.demo else ""))
     made_with = read_shards_manifest(root).get("settings", {}).get("brightness")
     if made_with is not None and brightness_mode(made_with) != mode:
         raise ConfigError(
@@ -63,13 +62,19 @@ def brightness_variants(config: ExperimentConfig) -> list[str]:
     return sorted(variants)
 
 
+def demo_suffix(config: ExperimentConfig) -> str:
+    """What sets a demo target apart from the default one in folder names: its domain-shift tag (non-default
+    strengths) and its size (`data.demo_target_images`); "" for the default target."""
+    tag, targets = config.data.shift.tag(), config.data.demo_target_images
+    return (f"-{tag}" if tag else "") + (f"-targets{targets}" if targets else "")
+
+
 def demo_data_dir(config: ExperimentConfig) -> str:
     """Where the procedural demo set is generated: beside local shards, else in the local cache; one folder
-    per seed and domain shift."""
+    per seed, domain shift and target size."""
     root = config.shards_root
     root = storage.resolve(root)[1] if storage.is_local(root) else storage.cache_dir()
-    tag = config.data.shift.tag()
-    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}" + (f"-{tag}" if tag else ""))
+    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}" + demo_suffix(config))
 
 
 def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
@@ -79,6 +84,8 @@ def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
         if not demo_exists(out, config.data.shift):  # written whole or not at all: never half-reused
             log.info("generating the procedural demo data in %s", out)
             kwargs = {} if config.data.demo_clips is None else {"clips": config.data.demo_clips}
+            if config.data.demo_target_images is not None:
+                kwargs["target_images"] = config.data.demo_target_images
             write_demo(out, seed=config.data.demo_seed, overwrite=True, shift=config.data.shift, **kwargs)
         return [f"surreal:{out}/surreal"], [f"lsp:{out}/lsp"]
     return [config.data.source] if config.data.source else [], list(config.data.targets)
