@@ -1,9 +1,9 @@
 """The study's comparison, reproduced honestly: each arm × seed is a Ray Tune trial with the same budget.
 
-Arms are sets of dotted overrides on one experiment config (classic; each lever alone: brightness
-centring, occlusion, the adversarial branch; the study's enhanced and enhanced + adversarial; two arms
-that separate the adversarial arms' BatchNorm effect from their gradient reversal; optionally the best
-configuration of a search). Every trial trains with `fit`, selects its epoch on target validation
+Arms are sets of dotted overrides on one experiment config (classic; each lever alone: the brightness
+step (the study's mean shift, or Reinhard's colour transfer), occlusion, the adversarial branch; the
+study's enhanced and enhanced + adversarial; two arms that separate the adversarial arms' BatchNorm
+effect from their gradient reversal; optionally the best configuration of a search). Every trial trains with `fit`, selects its epoch on target validation
 (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and source *test* splits, which
 nothing else looks at. The tables give each arm's mean ± std over seeds and its difference to classic with
 a 95 % confidence interval, paired by seed, and a verdict (search.study_stats says why that interval).
@@ -59,7 +59,15 @@ DEFAULT_ADV_WEIGHT = 0.1
 DEFAULT_SEEDS = 5
 BEST_ARM = "best-of-search"
 # The arms run when --arms is not given: each lever alone against classic, and the two BN arms.
-DEFAULT_ARMS = ("classic", "brightness", "occlusion", "adversarial", "target-bn", "adversarial-frozen-bn")
+DEFAULT_ARMS = (
+    "classic",
+    "brightness",
+    "brightness-reinhard",
+    "occlusion",
+    "adversarial",
+    "target-bn",
+    "adversarial-frozen-bn",
+)
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
 BEST_FILE = "best.json"  # {"epoch", "value"}: the best epoch so far by SELECTION_METRIC, in every checkpoint
 
@@ -68,13 +76,14 @@ def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None =
     """The arms as dotted overrides of `config`; the study's settings where the config has them off."""
     occlusion = config.augment.occlusion_prob or DEFAULT_OCCLUSION
     adv = config.train.adv_weight or DEFAULT_ADV_WEIGHT
-    raw = {"data.brightness": False, "augment.occlusion_prob": 0.0}
-    enhanced = {"data.brightness": True, "augment.occlusion_prob": occlusion}
+    raw = {"data.brightness": "none", "augment.occlusion_prob": 0.0}
+    enhanced = {"data.brightness": "mean", "augment.occlusion_prob": occlusion}
     plain = {"train.adv_weight": 0.0, "train.target_bn": "shared", "train.target_in_bn": False}
     adversarial = {**plain, "train.adv_weight": adv}
     arms = {
         "classic": {**raw, **plain},
-        "brightness": {**raw, **plain, "data.brightness": True},
+        "brightness": {**raw, **plain, "data.brightness": "mean"},  # the study's eq. 1-2: mean only
+        "brightness-reinhard": {**raw, **plain, "data.brightness": "reinhard"},  # Lab statistics transfer
         "occlusion": {**raw, **plain, "augment.occlusion_prob": occlusion},
         "enhanced": {**enhanced, **plain},
         "adversarial": {**raw, **adversarial},

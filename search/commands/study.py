@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare classic with each lever over seeds: effects with 95 %% CIs and verdicts (tables + plots)",
         description=(
             "Trains each arm for N seeds with the same budget, as Ray Tune trials: classic (raw images, no "
-            "occlusion, no adversary); brightness (centring, study eq. 1-2); occlusion; adversarial (GRL "
+            "occlusion, no adversary); brightness (the study's mean shift, eq. 1-2); brightness-reinhard (Lab "
+            "colour statistics transfer, Reinhard et al. 2001); occlusion; adversarial (GRL "
             "domain classifier); target-bn (target images mixed into the pose network's BatchNorm statistics, "
             "no domain loss); adversarial-frozen-bn (the GRL with target images kept out of those statistics); "
             "on request enhanced (brightness + occlusion) and enhanced+adversarial; with --experiment, the "
@@ -29,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     study.add_argument("--seeds", type=int, help="seeds per arm (default: 5)")
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
     study.add_argument(
-        "--arms", help="comma-separated arms (default: classic, brightness, occlusion, adversarial, target-bn, "
+        "--arms", help="comma-separated arms (default: classic, brightness, brightness-reinhard, occlusion, "
+        "adversarial, target-bn, "
         "adversarial-frozen-bn, and best-of-search with --experiment; also enhanced, enhanced+adversarial); "
         "classic, the baseline, always runs",
     )  # fmt: skip

@@ -25,7 +25,7 @@ def test_arms_follow_the_study():
     )
     arms = arm_overrides(config, {"train.lr": 0.001})
     assert arms["classic"] == {
-        "data.brightness": False,
+        "data.brightness": "none",
         "augment.occlusion_prob": 0.0,
         "train.adv_weight": 0.0,
         "train.target_bn": "shared",
@@ -34,11 +34,12 @@ def test_arms_follow_the_study():
     # the BatchNorm effect of the adversarial arms alone, and their gradient reversal alone
     assert arms["target-bn"] == {**arms["classic"], "train.target_in_bn": True}
     assert arms["adversarial-frozen-bn"] == {**arms["adversarial"], "train.target_bn": "frozen"}
-    assert arms["enhanced"]["data.brightness"] and arms["enhanced"]["augment.occlusion_prob"] == 0.3
+    assert arms["enhanced"]["data.brightness"] == "mean" and arms["enhanced"]["augment.occlusion_prob"] == 0.3
     # each lever alone: classic with one setting changed
-    assert arms["brightness"] == {**arms["classic"], "data.brightness": True}
+    assert arms["brightness"] == {**arms["classic"], "data.brightness": "mean"}
+    assert arms["brightness-reinhard"] == {**arms["classic"], "data.brightness": "reinhard"}
     assert arms["occlusion"] == {**arms["classic"], "augment.occlusion_prob": 0.3}
-    assert arms["adversarial"]["train.adv_weight"] == 0.1 and not arms["adversarial"]["data.brightness"]
+    assert arms["adversarial"]["train.adv_weight"] == 0.1 and arms["adversarial"]["data.brightness"] == "none"
     assert arms["enhanced+adversarial"]["train.adv_weight"] == 0.1
     assert arms[BEST_ARM] == {"train.lr": 0.001}
     for overrides in arms.values():

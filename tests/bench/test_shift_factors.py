@@ -1,0 +1,57 @@
+"""bench/shift_factors.py on a tiny study: the study's classic models, evaluated again on each factor's
+target; its "all" row is the study's own target, so it must give the study's own numbers."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from search.study import run_study
+from tests.search.tiny import TINY, tiny_config
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "shift_factors.py"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shift_factors():
+    spec = importlib.util.spec_from_file_location("bench_shift_factors", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gap_per_factor_from_the_studys_classic_models(tmp_path, ray_session, shift_factors):
+    config = tiny_config(
+        tmp_path,
+        data={**TINY["data"], "shards": str(tmp_path / "shards")},
+        train={**TINY["train"], "epochs": 2, "steps_per_epoch": 2},
+        tracking={"wandb": "none"},
+    )
+    study_out = tmp_path / "study"
+    run_study(config, seeds=2, out=str(study_out), only=["classic"])
+    with open(study_out / "runs.csv") as f:
+        study_runs = {int(r["seed"]): r for r in csv.DictReader(f)}
+
+    result = shift_factors.run(str(study_out), str(tmp_path / "factors"), ["none", "occluders", "all"])
+    rows = {row["target"]: row for row in result["rows"]}
+    assert list(rows) == ["none", "occluders", "all"]
+    assert rows["occluders"]["shift"] == {
+        "lighting": 0.0, "background": 0.0, "texture": 0.0, "occluders": 1.0, "degradation": 0.0, "framing": 0.0
+    }  # fmt: skip
+    for seed, run in study_runs.items():  # same models, same target, same source: the study's numbers
+        assert rows["all"]["target_pdj20"][seed] == pytest.approx(float(run["test_target_pdj20"]))
+        assert result["source_pdj20"][seed] == pytest.approx(float(run["test_source_pdj20"]))
+    for row in rows.values():
+        gaps = [result["source_pdj20"][s] - row["target_pdj20"][s] for s in study_runs]
+        assert row["gap_mean"] == pytest.approx(sum(gaps) / len(gaps))
+    saved = json.loads((tmp_path / "factors" / "shift_factors.json").read_text())
+    assert [r["target"] for r in saved["rows"]] == ["none", "occluders", "all"]
+    table = (tmp_path / "factors" / "shift_factors.md").read_text()
+    assert "| occluders alone |" in table and "| all (the study's target) |" in table
