@@ -1,36 +1,47 @@
-"""What the search buys: best target-val PDJ@0.2 found against trial-epochs spent, for four strategies.
+"""What the search buys, measured on a table of recorded learning curves (a tabular benchmark).
 
-Strategies (the product's own machinery: search.tuner.build_tuner with search.algorithm / scheduler.type
-overridden): Optuna TPE + ASHA, TPE without early stopping, random + ASHA, random without early stopping.
-Each runs `--seeds` times (search.seed = 0, 1, ...) on the demo data with the same budget of trial-epochs.
+`bench/search_table.py` trained a grid over the search space x 2 training seeds and recorded every epoch.
+This replays the product's own search over that table: `search.tuner.build_tuner` with the real
+OptunaSearch (TPE or random sampler) and the real ASHA scheduler (or none), `search.algorithm` and
+`scheduler.type` overridden per strategy, and a trainable that returns a recorded curve instead of
+training. Each replayed trial maps Optuna's (continuous) suggestion to the nearest grid point, key by key
+in the key's own scale (the grid values are the centres of equal parts of each range, so every grid
+point owns an equal share of the space), picks one of the point's recorded training seeds by a hash of
+(search seed, the suggestion), and reports that run's curve epoch by epoch with `tune.report`, so ASHA
+stops it at a rung exactly as it would stop a real trial, and Optuna is told what it would be told.
 
-Method. Tune has no trial-epoch budget, so a Stopper counts the results (one per trial-epoch) arriving at
-the driver and ends the search at exactly `budget` of them; num_samples only caps how many trials may start
-(budget / epochs for the strategies without early stopping, which then spend exactly the budget; budget / 2
-for ASHA, which stops most trials early). A driver callback records every result in order of arrival; the
-curve at x is the best target_val_pdj20 among the first x trial-epochs reported (trials run two at a time,
-so x counts compute spent, not trials finished). Mean and min-max over seeds per strategy. The ratio is the
-first x at which TPE + ASHA's mean curve reaches random search's (no early stopping) final mean best,
-divided by the budget. This is the search's own validation metric: it says how fast each strategy finds a
-good validation score, not how that configuration does on test data.
+Method. Trials run one at a time (`search.max_concurrent` 1: each suggestion sees every earlier result,
+and the order of results is deterministic). A Stopper ends each search at `--budget-factor` x random
+search's reference budget (`--reference-trials` full trials) in trial-epochs: one trial-epoch per reported
+result, whether the trial then goes on or ASHA stops it. The curve at x is the best search metric among the
+first x trial-epochs. Target: the median over seeds of random search's best at its reference budget. For
+every strategy and seed: the trial-epochs needed to reach the target (never within the budget counts as
+infinite); median over seeds with a bootstrap 95 % CI (seeds resampled), and the ratio of medians to
+random search's, with its own bootstrap CI.
 
-    python bench/search_efficiency.py [--quick] [--seeds 3] [--budget 30] [--out bench/results]
+    python bench/search_efficiency.py [--table bench/results/search_table.json] [--seeds 50] [--out bench/results]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
+import os
 import sys
 import time
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from models.metric_names import SELECTION
+import search_table
+from search_table import grid_key, load_table, nearest
 
 STRATEGIES = {
     "tpe+asha": {"search.algorithm": "tpe", "scheduler.type": "asha"},
@@ -38,38 +49,71 @@ STRATEGIES = {
     "random+asha": {"search.algorithm": "random", "scheduler.type": "asha"},
     "random": {"search.algorithm": "random", "scheduler.type": "none"},
 }
-METRIC = SELECTION
-# The demo config scaled down so 4 strategies x 3 seeds x 30 trial-epochs fit in ~25 min on 2 cores.
-SCALE = [
-    "model.num_features=16",
-    "train.epochs=5",
-    "train.steps_per_epoch=12",
-    "train.max_eval_samples=48",
-    "scheduler.grace_period=1",
-    "scheduler.reduction_factor=2",
-    "search.max_concurrent=2",
-    "tracking.wandb=none",
-]
-QUICK = ["train.epochs=2", "train.steps_per_epoch=2", "train.max_eval_samples=16", "model.num_features=8"]
+BOOTSTRAP = 2000
 
 
-def _recorder_and_stopper(budget: int):
+# ------------------------------------------------------------------------------------------ the replay
+
+
+def replay_table(table: dict, metric: str) -> dict:
+    """What a replayed trial needs: the grid, the space, and each (grid point, seed)'s curve of `metric`."""
+    curves = {}
+    for (point, seed), run in table["index"].items():
+        curve = run["curves"].get(metric)
+        if run["epochs"] != table["epochs"] or not curve or any(v is None for v in curve):
+            raise ValueError(
+                f"{point} seed {seed}: {metric} recorded for {run['epochs']} of {table['epochs']} epochs; "
+                "replay needs full curves (re-record the table)"
+            )
+        curves[f"{point}|{seed}"] = curve
+    return {"grid": table["grid"], "space": table["space"], "seeds": table["seeds"], "metric": metric,
+            "curves": curves}  # fmt: skip
+
+
+def replay_seed(seeds: list[int], search_seed: int, params: dict[str, Any]) -> int:
+    """Which recorded training seed a trial replays: drawn from (search seed, the exact suggestion), so
+    a search replays the same way every time and two suggestions of one grid point may differ."""
+    suggestion = zlib.crc32(json.dumps(params, sort_keys=True).encode())
+    return seeds[int(np.random.default_rng([search_seed, suggestion]).integers(len(seeds)))]
+
+
+def replay_trial(params: dict[str, Any], experiment: dict[str, Any], table: dict) -> None:
+    """Tune function trainable: the recorded curve of the grid point nearest to `params`, epoch by epoch."""
     from ray import tune
 
-    class Recorder(tune.Callback):
-        """Every result in order of arrival at the driver: (trial, epoch, metric)."""
+    point = nearest(table, params)
+    seed = replay_seed(table["seeds"], experiment["search"]["seed"], params)
+    for epoch, value in enumerate(table["curves"][f"{grid_key(point)}|{seed}"], start=1):
+        tune.report({table["metric"]: value, "epoch": epoch, "table_seed": seed})
+
+
+def _pickle_by_value() -> None:
+    """Ship this script's trainable to Ray's workers by value: they cannot import a bench script."""
+    from ray import cloudpickle
+
+    for module in (sys.modules[__name__], search_table):
+        if module.__name__ != "__main__":
+            cloudpickle.register_pickle_by_value(module)
+
+
+def _ledger_and_stopper(metric: str, budget: int):
+    from ray import tune
+
+    class Ledger(tune.Callback):
+        """Every result in order of arrival at the driver: (trial, epoch, metric, searched values)."""
 
         def __init__(self):
-            self.rows = []
+            self.rows, self.seen = [], set()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            row = (trial.trial_id, int(result["training_iteration"]), float(result[METRIC]))
-            if row[:2] not in {r[:2] for r in self.rows}:
-                self.rows.append(row)
+            key = (trial.trial_id, int(result["training_iteration"]))
+            if key not in self.seen:
+                self.seen.add(key)
+                self.rows.append((*key, float(result[metric])))
 
     class BudgetStopper(tune.Stopper):
-        """Ends the search once `budget` trial-epochs have been reported (Tune shows a finished trial's
-        last result to the stopper twice, so results count once per (trial, iteration))."""
+        """Ends the search once `budget` trial-epochs were reported (Tune shows a finished trial's last
+        result to the stopper twice, so results count once per (trial, iteration))."""
 
         def __init__(self):
             self.seen = set()
@@ -81,154 +125,259 @@ def _recorder_and_stopper(budget: int):
         def stop_all(self):
             return len(self.seen) >= budget
 
-    return Recorder(), BudgetStopper()
+    return Ledger(), BudgetStopper()
 
 
-def run_one(config, uri: str, budget: int) -> dict:
+def run_search(config, uri: str, table: dict, budget: int) -> dict:
+    """One replayed search of `config` until `budget` trial-epochs: its best-so-far curve and its trials."""
     from search.experiment import write_experiment_manifest
     from search.tuner import build_tuner
 
-    # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest, so
-    # `posetune search inspect` reads it.
+    # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest.
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
-
-    recorder, stopper = _recorder_and_stopper(budget)
+    ledger, stopper = _ledger_and_stopper(config.search.metric, budget)
     start = time.perf_counter()
-    build_tuner(config, uri, callbacks_extra=[recorder], stop=stopper).fit()
-    values = [v for _, _, v in recorder.rows][:budget]
+    tuner = build_tuner(
+        config, uri, callbacks_extra=[ledger], stop=stopper, trainable=replay_trial,
+        trainable_args={"table": table}, reuse_actors=True,
+    )  # fmt: skip
+    tuner.fit()
+    rows = ledger.rows[:budget]
+    values = np.array([v for _, _, v in rows])
+    # A search that ran out of trials before the budget keeps its best for the rest of it.
+    values = np.concatenate([values, np.full(budget - len(values), values[-1] if len(values) else np.nan)])
+    direction = sign(config.search.mode)
+    epochs_per_trial: dict[str, int] = {}
+    for trial_id, epoch, _ in rows:
+        epochs_per_trial[trial_id] = max(epochs_per_trial.get(trial_id, 0), epoch)
     return {
-        "wall_s": time.perf_counter() - start,
-        "trial_epochs": len(values),
-        "trials": len({t for t, _, _ in recorder.rows}),
-        "results": recorder.rows,
-        "best_so_far": np.maximum.accumulate(np.nan_to_num(values, nan=0.0)).tolist(),
+        "wall_s": round(time.perf_counter() - start, 3),
+        "trial_epochs": len(rows),
+        "trials": len(epochs_per_trial),
+        "epochs_per_trial": list(epochs_per_trial.values()),
+        "best_so_far": (direction * np.maximum.accumulate(direction * values)).round(6).tolist(),
     }
 
 
-def curve_stats(curves: list[list[float]], budget: int) -> dict:
-    """Per-x mean/min/max over seeds; a run that used less than the budget keeps its last best."""
-    padded = np.array([c + [c[-1]] * (budget - len(c)) if c else [math.nan] * budget for c in curves])
-    return {"mean": padded.mean(0).tolist(), "min": padded.min(0).tolist(), "max": padded.max(0).tolist()}
+# ----------------------------------------------------------------------------------------- statistics
 
 
-def epochs_to_reach(curve: list[float], target: float) -> int | None:
-    for i, value in enumerate(curve, start=1):
-        if value >= target - 1e-12:
-            return i
-    return None
+def trial_epochs_to_reach(curve: list[float], target: float, mode: str) -> float:
+    """The first x (1-based) at which the best-so-far curve reaches `target`; inf when it never does."""
+    for x, value in enumerate(curve, start=1):
+        if (value >= target - 1e-12) if mode == "max" else (value <= target + 1e-12):
+            return float(x)
+    return math.inf
+
+
+def sign(mode: str) -> float:
+    return 1.0 if mode == "max" else -1.0
+
+
+def median_ci(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    """Median and bootstrap 95 % CI (seeds resampled); inf (never reached) sorts last."""
+    boot = np.median(rng.choice(values, size=(BOOTSTRAP, len(values))), axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5], method="inverted_cdf")
+    return float(np.median(values)), float(low), float(high)
+
+
+def ratio_ci(
+    values: np.ndarray, reference: np.ndarray, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """Ratio of medians (values / reference) with a bootstrap 95 % CI, both resampled independently."""
+    a = np.median(rng.choice(values, size=(BOOTSTRAP, len(values))), axis=1)
+    b = np.median(rng.choice(reference, size=(BOOTSTRAP, len(reference))), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = a / b
+    ratios = np.where(np.isnan(ratios), math.inf, ratios)  # inf / inf: never reached by either
+    low, high = np.percentile(ratios, [2.5, 97.5], method="inverted_cdf")
+    point = np.median(values) / np.median(reference) if math.isfinite(np.median(reference)) else math.nan
+    return float(point), float(low), float(high)
+
+
+def summarize(runs: dict[str, list[dict]], *, budget: int, reference: int, mode: str) -> dict:
+    """Target, trial-epochs to reach it per strategy (median, CI, ratio to random), and the curves."""
+    rng = np.random.default_rng(0)
+    random_final = np.array([r["best_so_far"][reference - 1] for r in runs["random"]])
+    # The lower median: a value some random search did reach (the mean of two middle ones may be neither).
+    target = float(np.quantile(sign(mode) * random_final, 0.5, method="lower") * sign(mode))
+    reach = {
+        name: np.array([trial_epochs_to_reach(r["best_so_far"], target, mode) for r in rs])
+        for name, rs in runs.items()
+    }
+    out = {
+        "target": target,
+        "reference_trial_epochs": reference,
+        "budget_trial_epochs": budget,
+        "strategies": {},
+    }
+    for name, rs in runs.items():
+        finals = np.array([r["best_so_far"][reference - 1] for r in rs])
+        median, low, high = median_ci(reach[name], rng)
+        ratio, rlow, rhigh = ratio_ci(reach[name], reach["random"], rng)
+        curves = np.array([r["best_so_far"] for r in rs])
+        out["strategies"][name] = {
+            "seeds": len(rs),
+            "trial_epochs_to_target": {"median": median, "ci95": [low, high]},
+            "ratio_to_random": {"median": ratio, "ci95": [rlow, rhigh]},
+            "reached_within_budget": int(np.isfinite(reach[name]).sum()),
+            "best_at_reference": {
+                "median": float(np.median(finals)),
+                "iqr": np.percentile(finals, [25, 75]).tolist(),
+            },
+            "trials_started_mean": float(np.mean([r["trials"] for r in rs])),
+            "epochs_per_trial_mean": float(np.mean([np.mean(r["epochs_per_trial"]) for r in rs])),
+            "per_seed_trial_epochs_to_target": reach[name].tolist(),
+            "runs": [
+                {k: r[k] for k in ("seed", "wall_s", "trials", "trial_epochs", "epochs_per_trial")}
+                | {
+                    "best_at_reference": r["best_so_far"][reference - 1],
+                    "best_at_budget": r["best_so_far"][-1],
+                }
+                for r in rs
+            ],
+            "curve": {
+                q: np.percentile(curves, p, axis=0).round(6).tolist()
+                for q, p in (("p25", 25), ("median", 50), ("p75", 75))
+            },  # fmt: skip
+        }
+    return out
+
+
+def plot(summary: dict, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    budget = summary["budget_trial_epochs"]
+    x = np.arange(1, budget + 1)
+    for name, s in summary["strategies"].items():
+        c = s["curve"]
+        med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
+        label = f"{name}: {med:g} [{low:g}, {high:g}]" if math.isfinite(med) else f"{name}: not reached"
+        (line,) = ax.plot(x, c["median"], drawstyle="steps-post", label=label)
+        ax.fill_between(x, c["p25"], c["p75"], step="post", alpha=0.15, color=line.get_color())
+    ax.axhline(summary["target"], color="grey", ls=":", lw=1)
+    ax.axvline(summary["reference_trial_epochs"], color="grey", ls="--", lw=1)
+    ax.set_xlabel("trial-epochs spent")
+    ax.set_ylabel(f"best {metric} so far")
+    seeds = next(iter(summary["strategies"].values()))["seeds"]
+    ax.set_title(
+        f"Replayed searches on the recorded table: median, band = quartiles over {seeds} search seeds\n"
+        "dashed: random's reference budget; dotted: its median best there (the target)",
+        fontsize=9,
+    )
+    ax.legend(title="trial-epochs to target, median [95 % CI]", fontsize=8, title_fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------ main
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", default="demo")
+    parser.add_argument("--table", default="bench/results/search_table.json")
+    parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
+    parser.add_argument(
+        "--reference-trials", type=int, default=10, help="random search's budget in full trials"
+    )
+    parser.add_argument(
+        "--budget-factor", type=float, default=2.0, help="every search's budget / the reference"
+    )
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=30, help="trial-epochs per run")
-    parser.add_argument("--storage", default="/tmp/posetune-bench-search", help="where the searches live")
+    parser.add_argument(
+        "--storage", default="/tmp/posetune-bench-replay", help="where the replayed searches live"
+    )
     parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--quick", action="store_true", help="tiny run: 1 seed, 4 trial-epochs")
+    parser.add_argument("--name", default="search_efficiency", help="output file stem")
     args = parser.parse_args(argv)
 
     import ray
 
     from search.cluster import init_ray
-    from search.config import load_config
+    from search.config import apply_override, config_from_dict
     from search.experiment import experiment_uri
-    from search.shards import prepare_shards
     from search.tracking import wandb_env
 
-    overrides = SCALE + (QUICK if args.quick else [])
-    seeds, budget = (1, 4) if args.quick else (args.seeds, args.budget)
-    base = load_config(args.config, overrides + [f"storage.path={args.storage}"] + args.overrides)
-    epochs = base.train.epochs
-    init_ray(None, wandb_env(None))
-    prepare_shards(base)
+    strategies = [s for s in args.strategies.split(",") if s]
+    if "random" not in strategies or any(s not in STRATEGIES for s in strategies):
+        parser.error(f"--strategies: a subset of {', '.join(STRATEGIES)} that includes random")
+    table = load_table(args.table)
+    raw = copy.deepcopy(table["config"])
+    fixed = ["tracking.wandb=none", f"storage.path={args.storage}", "search.max_concurrent=1"]
+    for override in fixed + args.overrides:
+        apply_override(raw, override, path=args.table)
+    base = config_from_dict(raw, path=args.table)
+    metric, mode, epochs = base.search.metric, base.search.mode, table["epochs"]
+    replay = replay_table(table, metric)
+    reference = args.reference_trials * epochs
+    budget = int(round(args.budget_factor * reference))
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    runs: dict[str, list[dict]] = {name: [] for name in STRATEGIES}
-    start = time.perf_counter()
+    runs: dict[str, list[dict]] = {name: [] for name in strategies}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    meta = {"config": args.config, "overrides": overrides + args.overrides, "epochs_per_trial": epochs}
+    start = time.perf_counter()
+    _pickle_by_value()
+    init_ray(None, wandb_env(None))
     try:
-        for seed in range(seeds):  # seed-major: after each round every strategy has the same seeds
-            for name, strategy in STRATEGIES.items():
+        for seed in range(args.seeds):  # seed-major: every strategy has the same seeds at any moment
+            for name in strategies:
+                strategy = STRATEGIES[name]
                 asha = strategy["scheduler.type"] == "asha"
-                num_samples = max(2, budget // 2) if asha else max(1, budget // epochs)
+                per_trial = base.scheduler.grace_period if asha else epochs
                 config = base.with_params(
-                    {
-                        **strategy,
-                        "search.seed": seed,
-                        "search.num_samples": num_samples,
-                        "scheduler.max_t": epochs,
-                    }
-                )
-                uri = experiment_uri(base.storage.path, f"eff-{stamp}-{name.replace('+', '-')}-s{seed}")
-                run = run_one(config, uri, budget)
-                run.update(seed=seed, num_samples=num_samples, experiment=uri)
-                runs[name].append(run)
-                print(f"{name} seed {seed}: best {run['best_so_far'][-1]:.4f} after {run['trial_epochs']} "
-                      f"trial-epochs, {run['trials']} trials, {run['wall_s']:.0f} s", flush=True)  # fmt: skip
-            summary = summarize(runs, budget, {**meta, "wall_s": time.perf_counter() - start})
-            (out / f"search_efficiency{suffix}.json").write_text(json.dumps(summary, indent=1))
-            plot(summary["curves"], budget, seed + 1, out / f"search_efficiency{suffix}.png")
+                    {**strategy, "search.seed": seed, "search.num_samples": math.ceil(budget / per_trial),
+                     "scheduler.max_t": epochs}
+                )  # fmt: skip
+                uri = experiment_uri(base.storage.path, f"replay-{stamp}-{name.replace('+', '-')}-s{seed}")
+                runs[name].append({"seed": seed, **run_search(config, uri, replay, budget)})
+            done = sum(len(rs) for rs in runs.values())
+            print(f"seed {seed}: {done} searches in {time.perf_counter() - start:.0f} s", flush=True)
     finally:
         ray.shutdown()
-    reach, ratio = summary["tpe_asha_trial_epochs_to_reach_random_final"], summary["ratio_tpe_asha_to_random"]
-    print(json.dumps(summary["final_best_mean"]))
+    summary = summarize(runs, budget=budget, reference=reference, mode=mode)
+    wall = time.perf_counter() - start
+    result = {
+        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
+        "table": args.table,
+        "table_grid": table["grid"],
+        "table_seeds": table["seeds"],
+        "epochs_per_trial": epochs,
+        "metric": metric,
+        "mode": mode,
+        "scheduler": {
+            "grace_period": base.scheduler.grace_period,
+            "reduction_factor": base.scheduler.reduction_factor,
+            "max_t": epochs,
+        },  # fmt: skip
+        "evaluate_defaults_first": base.search.evaluate_defaults_first,
+        "wall_s": round(wall, 1),
+        "searches": sum(len(rs) for rs in runs.values()),
+        "trials": sum(r["trials"] for rs in runs.values() for r in rs),
+        "load_average": list(os.getloadavg()),
+        "command": "python bench/search_efficiency.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        **summary,
+    }
+    (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    plot(summary, metric, out / f"{args.name}.png")
+    for name, s in summary["strategies"].items():
+        med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
+        ratio = s["ratio_to_random"]
+        print(f"{name:12s} trial-epochs to random's best at {reference}: {med:g} [{low:g}, {high:g}]  "
+              f"ratio {ratio['median']:.2f} [{ratio['ci95'][0]:.2f}, {ratio['ci95'][1]:.2f}]  "
+              f"reached {s['reached_within_budget']}/{s['seeds']}")  # fmt: skip
     print(
-        "TPE+ASHA reaches random search's final best after "
-        + (f"{reach} of {budget} trial-epochs (ratio {ratio:.2f})" if reach else "never within the budget")
+        f"{result['searches']} searches, {result['trials']} trials in {wall:.0f} s -> {out / args.name}.json"
     )
     return 0
-
-
-def summarize(runs: dict[str, list[dict]], budget: int, meta: dict) -> dict:
-    """Curves over the seeds run so far, final bests, and the TPE + ASHA vs random ratio."""
-    curves = {name: curve_stats([r["best_so_far"] for r in rs], budget) for name, rs in runs.items()}
-    target = curves["random"]["mean"][-1]
-    reach = epochs_to_reach(curves["tpe+asha"]["mean"], target)
-    return {
-        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
-        **meta,
-        "budget_trial_epochs": budget,
-        "seeds": len(runs["random"]),
-        "final_best_mean": {n: c["mean"][-1] for n, c in curves.items()},
-        "final_best_per_seed": {n: [r["best_so_far"][-1] for r in rs] for n, rs in runs.items()},
-        "trials_started_per_seed": {n: [r["trials"] for r in rs] for n, rs in runs.items()},
-        "wall_s_per_seed": {n: [r["wall_s"] for r in rs] for n, rs in runs.items()},
-        "random_final_best_mean": target,
-        "tpe_asha_trial_epochs_to_reach_random_final": reach,
-        "ratio_tpe_asha_to_random": None if reach is None else reach / budget,
-        "per_seed_trial_epochs_to_reach": [
-            epochs_to_reach(a["best_so_far"], r["best_so_far"][-1])
-            for a, r in zip(runs["tpe+asha"], runs["random"], strict=True)
-        ],
-        "curves": curves,
-        "runs": runs,
-    }
-
-
-def plot(curves: dict, budget: int, seeds: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = np.arange(1, budget + 1)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, c in curves.items():
-        (line,) = ax.plot(x, c["mean"], label=name, drawstyle="steps-post")
-        ax.fill_between(x, c["min"], c["max"], step="post", alpha=0.15, color=line.get_color())
-    ax.set_xlabel("trial-epochs spent")
-    ax.set_ylabel(f"best {METRIC} so far")
-    ax.set_title(f"Search efficiency on the demo data (mean, band = min-max over {seeds} seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""Read an experiment's results back: a table of trials, the best one, and plots written next to it."""
+"""Read an experiment's results back: a table of trials, the best one, and plots written next to it.
+
+Trials stopped by ASHA trained fewer epochs than the ones it promoted, so their best values mostly measure
+"trained longer". Importances and the metric-vs-parameter plots therefore compare trials at equal budget:
+at each of ASHA's rungs (and the last epoch), every trial that reached that epoch, with the value it
+reported there.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.errors import ConfigError
-from search.experiment import STUDY_NAME, experiment_config, read_journal
+from search.experiment import experiment_config
+from search.space import optuna_space
 from search.tune_results import NoTuneResults, read_trials
 
 TABLE_METRICS = (
@@ -25,6 +32,7 @@ TABLE_METRICS = (
     names.SOURCE_VAL + names.PDJ20,
 )
 TABLE_TITLES = ("PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05 tllib")  # of TABLE_METRICS' first five
+MIN_COMPARED = 4  # importances compare at the last rung at least this many trials reached (else 2)
 
 
 @dataclass
@@ -32,9 +40,10 @@ class TrialRow:
     trial_id: str
     status: str
     params: dict[str, Any]
-    epochs: int
+    epochs: int  # epochs trained (reported)
     best_epoch: int | None
     metrics: dict[str, float]  # at the best epoch by the search metric
+    at_rungs: dict[int, float] = field(default_factory=dict)  # search metric at each compared epoch reached
 
 
 @dataclass
@@ -44,6 +53,8 @@ class Inspection:
     mode: str
     rows: list[TrialRow]
     best: TrialRow | None
+    compared_epochs: list[int] = field(default_factory=list)  # ASHA's rungs and the last epoch
+    importance_epoch: int | None = None  # the equal budget the importances compare trials at
     importances: dict[str, float] = field(default_factory=dict)
     plots: list[str] = field(default_factory=list)
 
@@ -57,6 +68,8 @@ class Inspection:
             "mode": self.mode,
             "trials": [row(r) for r in self.rows],
             "best": row(self.best),
+            "compared_epochs": self.compared_epochs,
+            "importance_epoch": self.importance_epoch,
             "importances": self.importances,
             "plots": self.plots,
         }
@@ -75,6 +88,7 @@ def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]
         trials = read_trials(fs, path)
     except NoTuneResults as error:
         raise ConfigError(f"no trial results yet ({error})", path=uri) from None
+    compared = compared_epochs(config)
     rows, frames = [], {}
     for trial in trials:
         scored = [r for r in trial.results if _number(r.get(metric)) is not None]
@@ -92,9 +106,38 @@ def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]
                 max(int(r.get("training_iteration", 0)) for r in trial.results),
                 int(best.get("training_iteration", 0)),
                 metrics,
+                _at_epochs(scored, metric, compared),
             )
         )
     return config, rows, {"frames": frames, "trials": trials}
+
+
+def compared_epochs(config: ExperimentConfig) -> list[int]:
+    """The epochs at which trials are compared at equal budget: ASHA's rungs, placed as Ray's
+    AsyncHyperBandScheduler places them (grace x factor^k, k = 0 .. int(log(max_t / grace) / log(factor))),
+    and the last epoch; without ASHA, the last epoch only."""
+    max_t = config.max_t
+    if config.scheduler.type != "asha":
+        return [max_t]
+    grace, factor = config.scheduler.grace_period, config.scheduler.reduction_factor
+    rungs = int(math.log(max_t / grace) / math.log(factor) + 1) if max_t >= grace else 0
+    return sorted({int(grace * factor**k) for k in range(rungs)} | {max_t})
+
+
+def _at_epochs(results: list[dict[str, Any]], metric: str, epochs: list[int]) -> dict[int, float]:
+    """The metric each compared epoch reported (the last report of that epoch, if a retry repeated it)."""
+    by_epoch = {int(r.get("training_iteration", 0)): float(r[metric]) for r in results}
+    return {epoch: by_epoch[epoch] for epoch in epochs if epoch in by_epoch}
+
+
+def importance_epoch(rows: list[TrialRow], epochs: list[int]) -> int | None:
+    """The equal budget importances compare at: the last compared epoch that at least MIN_COMPARED trials
+    reached (else 2 trials); None when no epoch was reached by two."""
+    for need in (MIN_COMPARED, 2):
+        reached = [e for e in epochs if sum(e in r.at_rungs for r in rows) >= need]
+        if reached:
+            return max(reached)
+    return None
 
 
 def _number(value) -> float | None:
@@ -110,19 +153,30 @@ def best_row(rows: list[TrialRow], metric: str, mode: str) -> TrialRow | None:
     return best_by(rows, lambda r: r.metrics.get(metric), mode)
 
 
-def param_importances(uri: str) -> dict[str, float]:
-    """Optuna's fANOVA importances of the searched keys (needs a few finished trials), from the journal
-    stored with the experiment (so they show on any machine, not only the one that ran the search)."""
-    journal = read_journal(uri)
-    if journal is None:
+def param_importances(config: ExperimentConfig, rows: list[TrialRow], epoch: int | None) -> dict[str, float]:
+    """Optuna's importances of the searched keys (its default evaluator, PED-ANOVA) over the trials that reached `epoch`, each
+    with the value it reported at `epoch` (not its best, which mixes budgets; not Optuna's own record,
+    which holds each trial's last value). Empty when fewer than two trials compare."""
+    if epoch is None or not config.search.space:
+        return {}
+    distributions = optuna_space(config)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize" if config.search.mode == "max" else "minimize")
+    for row in rows:
+        if epoch in row.at_rungs and all(key in row.params for key in distributions):
+            params = {key: row.params[key] for key in distributions}
+            try:
+                trial = optuna.trial.create_trial(
+                    params=params, distributions=distributions, value=row.at_rungs[epoch]
+                )
+            except ValueError:  # a value outside the (since changed) space
+                continue
+            study.add_trial(trial)
+    if len(study.trials) < 2:
         return {}
     try:
-        study = optuna.load_study(study_name=STUDY_NAME, storage=journal)
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if len(complete) < 2 or not study.best_trial.params:
-            return {}
         return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
-    except (KeyError, ValueError, RuntimeError, OSError):
+    except (ValueError, RuntimeError):
         return {}
 
 
@@ -130,21 +184,33 @@ def inspect(uri: str, *, plots: bool = True) -> Inspection:
     """Collect the trials, pick the best, and (optionally) draw the plots next to the experiment."""
     config, rows, extra = collect(uri)
     metric, mode = config.search.metric, config.search.mode
-    result = Inspection(uri, metric, mode, rows, best_row(rows, metric, mode), param_importances(uri))
+    epochs = compared_epochs(config)
+    epoch = importance_epoch(rows, epochs)
+    result = Inspection(
+        uri,
+        metric,
+        mode,
+        rows,
+        best_row(rows, metric, mode),
+        epochs,
+        epoch,
+        param_importances(config, rows, epoch),
+    )
     if plots:
-        result.plots = write_plots(uri, config, rows, extra["frames"], result.importances)
+        result.plots = write_plots(uri, config, result, extra["frames"])
     return result
 
 
-def write_plots(uri, config: ExperimentConfig, rows, frames, importances) -> list[str]:
-    """Learning curves, the metric against each searched key, and parameter importances (PNG)."""
+def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> list[str]:
+    """Learning curves, the metric against each searched key at each compared epoch, and parameter
+    importances at equal budget (PNG)."""
     # Imported here: the Agg backend (no display) must be chosen before pyplot is first imported.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric = config.search.metric
+    metric, rows, importances = config.search.metric, result.rows, result.importances
     fs, path = storage.resolve(uri)
     written = []
 
@@ -170,29 +236,39 @@ def write_plots(uri, config: ExperimentConfig, rows, frames, importances) -> lis
     save(fig, "learning_curves.png")
 
     keys = list(config.search.space)
-    if keys:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.5), squeeze=False)
-        for ax, key in zip(axes[0], keys, strict=True):
-            xs = [r.params.get(key) for r in rows if metric in r.metrics]
-            ys = [r.metrics[metric] for r in rows if metric in r.metrics]
-            if xs and isinstance(xs[0], str):
-                labels = sorted(set(xs))
-                xs = [labels.index(x) for x in xs]
-                ax.set_xticks(range(len(labels)), labels)
-            ax.scatter(xs, ys)
-            if config.search.space[key].type == "loguniform":
-                ax.set_xscale("log")
-            ax.set_xlabel(key)
-            ax.set_ylabel(f"best {metric}")
-            ax.grid(alpha=0.3)
-        fig.suptitle("Best target metric of each trial against each searched key")
+    epochs = [e for e in result.compared_epochs if sum(e in r.at_rungs for r in rows) >= 1]
+    if keys and epochs:
+        fig, axes = plt.subplots(
+            len(epochs), len(keys), figsize=(4 * len(keys), 3 * len(epochs)), squeeze=False, sharey="row"
+        )
+        for row_axes, epoch in zip(axes, epochs, strict=True):
+            compared = [r for r in rows if epoch in r.at_rungs]
+            for ax, key in zip(row_axes, keys, strict=True):
+                xs = [r.params.get(key) for r in compared]
+                ys = [r.at_rungs[epoch] for r in compared]
+                if xs and isinstance(xs[0], str):
+                    labels = sorted(set(xs))
+                    xs = [labels.index(x) for x in xs]
+                    ax.set_xticks(range(len(labels)), labels)
+                ax.scatter(xs, ys)
+                if config.search.space[key].type == "loguniform":
+                    ax.set_xscale("log")
+                ax.set_xlabel(key)
+                ax.set_title(f"epoch {epoch}: {len(compared)} trials", fontsize=9)
+                ax.grid(alpha=0.3)
+            row_axes[0].set_ylabel(f"{metric} at epoch {epoch}")
+        fig.suptitle(
+            "The metric against each searched key at equal budget (each row: the trials that reached it)"
+        )
+        fig.tight_layout()
         save(fig, "metric_vs_params.png")
 
     if importances:
         fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
         names = list(importances)[::-1]
         ax.barh(names, [importances[n] for n in names])
-        ax.set_xlabel("importance (Optuna fANOVA)")
+        compared = sum(result.importance_epoch in r.at_rungs for r in rows)
+        ax.set_xlabel(f"importance (Optuna PED-ANOVA) at epoch {result.importance_epoch}, {compared} trials")
         save(fig, "param_importances.png")
     return written
 
@@ -200,7 +276,9 @@ def write_plots(uri, config: ExperimentConfig, rows, frames, importances) -> lis
 def format_table(result: Inspection) -> str:
     """The trials as a fixed-width text table, best first by the search metric."""
     keys = sorted({k for r in result.rows for k in r.params})
-    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES]
+    epoch = result.importance_epoch
+    at_epoch = [f"@ep{epoch}"] if epoch is not None else []
+    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES, *at_epoch]
     rows = best_first(result.rows, lambda r: r.metrics.get(result.metric), result.mode)
     lines = []
     for r in rows:
@@ -213,18 +291,33 @@ def format_table(result: Inspection) -> str:
                 str(r.epochs),
                 str(r.best_epoch or "-"),
                 *[_fmt(m.get(k)) for k in TABLE_METRICS[: len(TABLE_TITLES)]],
+                *([_fmt(r.at_rungs.get(epoch))] if at_epoch else []),
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    out.append("metrics: target validation split at each trial's best epoch by " + result.metric)
+    out.append(
+        "epochs: epochs each trial trained (ASHA stops trials at its rungs, "
+        + ", ".join(map(str, result.compared_epochs))
+        + "); metrics: target validation split at each trial's best epoch by "
+        + result.metric
+        + (
+            f"; @ep{epoch}: {result.metric} at epoch {epoch}, the equal budget importances compare at"
+            if at_epoch
+            else ""
+        )
+    )
     if result.best is not None:
         out.append(
             f"best trial: {result.best.trial_id} ({result.metric} = {result.best.metrics[result.metric]:.4f})"
         )
     if result.importances:
-        out.append("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in result.importances.items()))
+        compared = sum(epoch in r.at_rungs for r in result.rows)
+        out.append(
+            f"importances at epoch {epoch} ({compared} trials that reached it): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in result.importances.items())
+        )
     if result.plots:
         out.append("plots: " + ", ".join(result.plots))
     return "\n".join(out)

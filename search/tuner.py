@@ -128,9 +128,21 @@ def run_config(
     )
 
 
-def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | None = None, stop=None):
+def build_tuner(
+    config: ExperimentConfig,
+    uri: str,
+    *,
+    callbacks_extra: list | None = None,
+    stop=None,
+    trainable=run_trial,
+    trainable_args: dict | None = None,
+    reuse_actors: bool = False,
+):
     """A fresh Tuner for `config` whose experiment lives at `uri` (storage path + name); `stop` is
-    RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs)."""
+    RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs).
+    `trainable(params, experiment, **trainable_args)` is the product's trial unless a benchmark replays
+    recorded curves through the same searcher and scheduler (bench/search_efficiency.py); such a
+    benchmark's trials last milliseconds, so it lets `reuse_actors` keep one trial process for all."""
     experiment = config.to_dict()
     scheduler = _scheduler(config)
     callbacks = list(callbacks_extra or [])
@@ -138,7 +150,7 @@ def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | N
         callbacks.append(AshaStateCallback(scheduler))
     callbacks += tracking_callbacks(experiment, config.tracking)
     return tune.Tuner(
-        with_trial_resources(run_trial, config, experiment=experiment),
+        with_trial_resources(trainable, config, experiment=experiment, **(trainable_args or {})),
         tune_config=tune.TuneConfig(
             metric=config.search.metric,
             mode=config.search.mode,
@@ -147,6 +159,7 @@ def build_tuner(config: ExperimentConfig, uri: str, *, callbacks_extra: list | N
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent,
             time_budget_s=config.search.time_budget_s,
+            reuse_actors=reuse_actors,
         ),
         run_config=run_config(
             config,
