@@ -32,26 +32,6 @@ def _tiny_yaml(tmp_path, shard_root) -> str:
 
 
 @pytest.mark.slow
-def test_search_efficiency_quick(tmp_path, shard_root, ray_session):
-    module = _script("search_efficiency")
-    out = tmp_path / "results"
-    args = ["--quick", "--config", _tiny_yaml(tmp_path, shard_root), "--storage", str(tmp_path / "runs")]
-    assert module.main([*args, "--out", str(out)]) == 0
-    summary = json.loads((out / "search_efficiency_quick.json").read_text())
-    budget = summary["budget_trial_epochs"]
-    assert set(summary["curves"]) == set(module.STRATEGIES)
-    for name, runs in summary["runs"].items():
-        assert len(runs) == summary["seeds"]
-        for run in runs:
-            assert 1 <= run["trial_epochs"] <= budget
-            curve = run["best_so_far"]
-            assert all(b >= a for a, b in zip(curve, curve[1:], strict=False)), name
-        assert len(summary["curves"][name]["mean"]) == budget
-    assert all(math.isfinite(v) for v in summary["final_best_mean"].values())
-    assert (out / "search_efficiency_quick.png").read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.mark.slow
 def test_tune_overhead_quick(tmp_path, shard_root, ray_session):
     module = _script("tune_overhead")
     out = tmp_path / "results"
