@@ -65,6 +65,7 @@ def run_demo_data(args: argparse.Namespace) -> int:
     for split, n in summary["clips"].items():
         print(f"  {split:5s} {n:3d} clips, {frames[split]:4d} frames")
     print(f"target (LSP format): {summary['lsp_root']}")
+    print("  domain shift: " + ", ".join(f"{name} {value:g}" for name, value in summary["shift"].items()))
     print("  " + ", ".join(f"{split} {n}" for split, n in summary["target_images"].items()) + " images")
     mib = {k: v / 2**20 for k, v in summary["bytes"].items()}
     print(

@@ -48,6 +48,9 @@ def test_data_demo_writes_a_target_with_one_shift_factor_and_refuses_bad_ones(tm
     out = tmp_path / "demo"
     argv = ["data", "demo", "--out", str(out), "--clips", "1"]
     assert main([*argv, "--only", "occluders", "--shift", "framing=0.5"]) == 0
+    assert "domain shift: lighting 0, background 0, texture 0, occluders 1, degradation 0, framing 0.5" in (
+        capsys.readouterr().out
+    )
     marker = json.loads((out / "lsp/posetune-demo.json").read_text())
     assert marker["shift"] == {
         "lighting": 0.0, "background": 0.0, "texture": 0.0, "occluders": 1.0, "degradation": 0.0, "framing": 0.5
