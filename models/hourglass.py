@@ -30,6 +30,9 @@ class HourglassConfig:
     input_size: StrictInt = Field(
         256, ge=1, description="side of the square input, a multiple of 4 * 2**depth"
     )
+    stem_features: StrictInt = Field(
+        64, ge=2, description="channels of the 7x7 stem conv, doubled by its first residual (paper: 64)"
+    )
 
     @field_validator("num_features")
     @classmethod
@@ -105,14 +108,17 @@ class StackedHourglass(nn.Module):
         self.config = config
         f, j = config.num_features, config.num_joints
         # Stem (sec. 3.2): 7x7 stride-2 conv, a residual, max-pool to 1/4 resolution, two residuals up to f.
+        # The paper's widths are 64 then 128 (stem_features 64); at half the input resolution they cost most
+        # of a small network's compute, so a CPU-sized network narrows them with stem_features.
+        s = config.stem_features
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3),
-            nn.BatchNorm2d(64),
+            nn.Conv2d(3, s, 7, stride=2, padding=3),
+            nn.BatchNorm2d(s),
             nn.ReLU(inplace=True),
-            Residual(64, 128),
+            Residual(s, 2 * s),
             nn.MaxPool2d(2),
-            Residual(128, 128),
-            Residual(128, f),
+            Residual(2 * s, 2 * s),
+            Residual(2 * s, f),
         )
         self.hourglasses = nn.ModuleList(Hourglass(config.depth, f) for _ in range(config.num_stacks))
         # After each hourglass: a residual and a 1x1 conv-BN-ReLU give the stack's features (fig. 4 right).

@@ -64,6 +64,9 @@ class DataConfig(EnhanceSettings):
     demo_clips: StrictInt | None = Field(
         None, ge=1, description="demo source clips (null: the generator's default)"
     )
+    demo_frames: tuple[StrictInt, StrictInt] = Field(
+        (10, 30), description="frames per demo source clip, drawn in [low, high] (more clips, fewer frames: more variety)"
+    )
     demo_seed: StrictInt = Field(0, ge=0, description="seed of the demo set")
     shift: DomainShift = Field(
         default_factory=DomainShift,
@@ -78,6 +81,13 @@ class DataConfig(EnhanceSettings):
     max_source_train: StrictInt | None = Field(
         None, ge=1, description="subsample source train for quick runs (validation: train.max_eval_samples)"
     )
+
+    @field_validator("demo_frames")
+    @classmethod
+    def _frame_range(cls, frames: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= frames[0] <= frames[1]:
+            raise ValueError(f"[low, high] with 1 <= low <= high, got {list(frames)}")
+        return frames
 
     def enhance_settings(self, brightness: bool | str | None = None) -> EnhanceSettings:
         """The enhancement settings this section holds, with the brightness step `brightness` if given."""

@@ -86,7 +86,14 @@ def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
             kwargs = {} if config.data.demo_clips is None else {"clips": config.data.demo_clips}
             if config.data.demo_target_images is not None:
                 kwargs["target_images"] = config.data.demo_target_images
-            write_demo(out, seed=config.data.demo_seed, overwrite=True, shift=config.data.shift, **kwargs)
+            write_demo(
+                out,
+                seed=config.data.demo_seed,
+                frames=config.data.demo_frames,
+                overwrite=True,
+                shift=config.data.shift,
+                **kwargs,
+            )
         return [f"surreal:{out}/surreal"], [f"lsp:{out}/lsp"]
     return [config.data.source] if config.data.source else [], list(config.data.targets)
 
