@@ -128,21 +128,24 @@ def _ledger_and_stopper(metric: str, budget: int):
     return Ledger(), BudgetStopper()
 
 
-def run_search(config, uri: str, table: dict, budget: int) -> dict:
+def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune") -> dict:
     """One replayed search of `config` until `budget` trial-epochs: its best-so-far curve and its trials."""
     from search.experiment import write_experiment_manifest
     from search.tuner import build_tuner
 
     # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest.
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
-    ledger, stopper = _ledger_and_stopper(config.search.metric, budget)
     start = time.perf_counter()
-    tuner = build_tuner(
-        config, uri, callbacks_extra=[ledger], stop=stopper, trainable=replay_trial,
-        trainable_args={"table": table}, reuse_actors=True,
-    )  # fmt: skip
-    tuner.fit()
-    rows = ledger.rows[:budget]
+    if engine == "direct":
+        rows = drive_directly(config, uri, table, budget)
+    else:
+        ledger, stopper = _ledger_and_stopper(config.search.metric, budget)
+        tuner = build_tuner(
+            config, uri, callbacks_extra=[ledger], stop=stopper, trainable=replay_trial,
+            trainable_args={"table": table}, reuse_actors=True,
+        )  # fmt: skip
+        tuner.fit()
+        rows = ledger.rows[:budget]
     values = np.array([v for _, _, v in rows])
     # A search that ran out of trials before the budget keeps its best for the rest of it.
     values = np.concatenate([values, np.full(budget - len(values), values[-1] if len(values) else np.nan)])
@@ -157,6 +160,53 @@ def run_search(config, uri: str, table: dict, budget: int) -> dict:
         "epochs_per_trial": list(epochs_per_trial.values()),
         "best_so_far": (direction * np.maximum.accumulate(direction * values)).round(6).tolist(),
     }
+
+
+def drive_directly(config, uri: str, table: dict, budget: int) -> list[tuple[str, int, float]]:
+    """The search's own OptunaSearch and ASHA (built by the functions build_tuner uses) driven one trial at
+    a time with the calls Tune's controller makes, in its order (ray 2.60 tune_controller.py:
+    _on_training_result, _schedule_trial_stop), without Ray: milliseconds per trial instead of Tune's
+    per-trial actor round trips. With one trial at a time it reproduces the Tune engine result for result
+    (tests/bench/test_search_efficiency.py checks it)."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    from search.tuner import _scheduler, _searcher
+
+    metric, mode = config.search.metric, config.search.mode
+    searcher, scheduler = _searcher(config, uri), _scheduler(config)
+    if scheduler is not None:
+        scheduler.set_search_properties(metric, mode)
+    rows: list[tuple[str, int, float]] = []
+    for number in range(config.search.num_samples):
+        trial = SimpleNamespace(trial_id=f"{number:05d}")
+        params = searcher.suggest(trial.trial_id)
+        if params is None:
+            break
+        if scheduler is not None:
+            scheduler.on_trial_add(None, trial)
+        seed = replay_seed(table["seeds"], config.search.seed, params)
+        curve = table["curves"][f"{grid_key(nearest(table, params))}|{seed}"]
+        for epoch, value in enumerate(curve, start=1):
+            result = {metric: value, "training_iteration": epoch}
+            rows.append((trial.trial_id, epoch, float(value)))
+            out_of_budget = len(rows) >= budget  # the budget Stopper ends the search on this result
+            decision = TrialScheduler.CONTINUE
+            if out_of_budget:
+                decision = TrialScheduler.STOP
+            elif scheduler is not None:
+                decision = scheduler.on_trial_result(None, trial, result)
+            if decision != TrialScheduler.STOP:  # Tune tells the searcher only the results that go on
+                searcher.on_trial_result(trial.trial_id, result)
+            if decision == TrialScheduler.STOP:
+                break
+        if scheduler is not None:
+            scheduler.on_trial_complete(None, trial, result)
+        searcher.on_trial_complete(trial.trial_id, result=result)  # its last result
+        if len(rows) >= budget:
+            break
+    return rows
 
 
 # ----------------------------------------------------------------------------------------- statistics
@@ -275,6 +325,42 @@ def plot(summary: dict, metric: str, path: Path) -> None:
     plt.close(fig)
 
 
+def write_results(
+    runs, args, table, base, *, budget: int, reference: int, start: float, argv, plots=True
+) -> dict:
+    """Summary of the seeds run so far, written as <out>/<name>.json (and .png)."""
+    metric, mode, epochs = base.search.metric, base.search.mode, table["epochs"]
+    summary = summarize(runs, budget=budget, reference=reference, mode=mode)
+    result = {
+        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
+        "table": args.table,
+        "table_grid": table["grid"],
+        "table_seeds": table["seeds"],
+        "epochs_per_trial": epochs,
+        "metric": metric,
+        "mode": mode,
+        "scheduler": {
+            "grace_period": base.scheduler.grace_period,
+            "reduction_factor": base.scheduler.reduction_factor,
+            "max_t": epochs,
+        },
+        "evaluate_defaults_first": base.search.evaluate_defaults_first,
+        "engine": args.engine,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "searches": sum(len(rs) for rs in runs.values()),
+        "trials": sum(r["trials"] for rs in runs.values() for r in rs),
+        "load_average": list(os.getloadavg()),
+        "command": "python bench/search_efficiency.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        **summary,
+    }
+    out = Path(args.out)
+    (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    if plots:
+        plot(summary, metric, out / f"{args.name}.png")
+    return result
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -285,7 +371,10 @@ def main(argv=None) -> int:
     parser.add_argument("--table", default="bench/results/search_table.json")
     parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
     parser.add_argument(
-        "--reference-trials", type=int, default=10, help="random search's budget in full trials"
+        "--reference-trials",
+        type=int,
+        default=8,
+        help="random search's budget in full trials (default 8, the demo's)",
     )
     parser.add_argument(
         "--budget-factor", type=float, default=2.0, help="every search's budget / the reference"
@@ -297,6 +386,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--name", default="search_efficiency", help="output file stem")
+    parser.add_argument(
+        "--engine", choices=("tune", "direct"), default="direct",
+        help="tune: build_tuner's Tuner with Ray (about 0.1-0.5 s per trial); direct: the same searcher and "
+        "scheduler driven without Ray, result for result the same (default)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     import ray
@@ -315,7 +409,7 @@ def main(argv=None) -> int:
     for override in fixed + args.overrides:
         apply_override(raw, override, path=args.table)
     base = config_from_dict(raw, path=args.table)
-    metric, mode, epochs = base.search.metric, base.search.mode, table["epochs"]
+    metric, epochs = base.search.metric, table["epochs"]
     replay = replay_table(table, metric)
     reference = args.reference_trials * epochs
     budget = int(round(args.budget_factor * reference))
@@ -325,7 +419,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     _pickle_by_value()
-    init_ray(None, wandb_env(None))
+    if args.engine == "tune":
+        init_ray(None, wandb_env(None))
     try:
         for seed in range(args.seeds):  # seed-major: every strategy has the same seeds at any moment
             for name in strategies:
@@ -337,37 +432,18 @@ def main(argv=None) -> int:
                      "scheduler.max_t": epochs}
                 )  # fmt: skip
                 uri = experiment_uri(base.storage.path, f"replay-{stamp}-{name.replace('+', '-')}-s{seed}")
-                runs[name].append({"seed": seed, **run_search(config, uri, replay, budget)})
+                runs[name].append({"seed": seed, **run_search(config, uri, replay, budget, args.engine)})
             done = sum(len(rs) for rs in runs.values())
             print(f"seed {seed}: {done} searches in {time.perf_counter() - start:.0f} s", flush=True)
+            if seed < args.seeds - 1:  # what is done so far stays on disk if the run is cut short
+                write_results(runs, args, table, base, budget=budget, reference=reference, start=start,
+                              argv=argv, plots=seed % 10 == 9)  # fmt: skip
     finally:
         ray.shutdown()
-    summary = summarize(runs, budget=budget, reference=reference, mode=mode)
-    wall = time.perf_counter() - start
-    result = {
-        "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
-        "table": args.table,
-        "table_grid": table["grid"],
-        "table_seeds": table["seeds"],
-        "epochs_per_trial": epochs,
-        "metric": metric,
-        "mode": mode,
-        "scheduler": {
-            "grace_period": base.scheduler.grace_period,
-            "reduction_factor": base.scheduler.reduction_factor,
-            "max_t": epochs,
-        },  # fmt: skip
-        "evaluate_defaults_first": base.search.evaluate_defaults_first,
-        "wall_s": round(wall, 1),
-        "searches": sum(len(rs) for rs in runs.values()),
-        "trials": sum(r["trials"] for rs in runs.values() for r in rs),
-        "load_average": list(os.getloadavg()),
-        "command": "python bench/search_efficiency.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        **summary,
-    }
-    (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
-    plot(summary, metric, out / f"{args.name}.png")
+    result = write_results(
+        runs, args, table, base, budget=budget, reference=reference, start=start, argv=argv
+    )
+    summary, wall = result, result["wall_s"]
     for name, s in summary["strategies"].items():
         med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
         ratio = s["ratio_to_random"]

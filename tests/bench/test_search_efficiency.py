@@ -111,8 +111,8 @@ def test_replay_stops_trials_at_rungs_and_counts_every_epoch(tmp_path, replay_mo
     _table(table)
     out = tmp_path / "out"
     args = ["--table", str(table), "--seeds", "1", "--reference-trials", "2", "--budget-factor", "2"]
-    args += ["--strategies", "random+asha,random", "--storage", str(tmp_path / "runs"), "--out", str(out)]
-    assert replay_module.main(args) == 0
+    args += ["--strategies", "tpe+asha,random", "--storage", str(tmp_path / "runs"), "--out", str(out)]
+    assert replay_module.main([*args, "--engine", "tune"]) == 0
     result = json.loads((out / "search_efficiency.json").read_text())
     budget = result["budget_trial_epochs"]
     assert (result["reference_trial_epochs"], budget) == (2 * EPOCHS, 4 * EPOCHS)
@@ -134,3 +134,13 @@ def test_replay_stops_trials_at_rungs_and_counts_every_epoch(tmp_path, replay_mo
     reach = result["strategies"]["random"]["trial_epochs_to_target"]
     assert math.isfinite(reach["median"]) and reach["median"] <= result["reference_trial_epochs"]
     assert (out / "search_efficiency.png").read_bytes()[:4] == b"\x89PNG"
+
+    # The direct engine (the same searcher and scheduler without Ray) replays the same searches exactly.
+    direct = tmp_path / "direct"
+    args[args.index(str(out))] = str(direct)
+    assert replay_module.main([*args, "--engine", "direct"]) == 0
+    fast = json.loads((direct / "search_efficiency.json").read_text())
+    for name, strategy in result["strategies"].items():
+        assert strategy["curve"] == fast["strategies"][name]["curve"], name
+        for slow_run, fast_run in zip(strategy["runs"], fast["strategies"][name]["runs"], strict=True):
+            assert slow_run["epochs_per_trial"] == fast_run["epochs_per_trial"], name
