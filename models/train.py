@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import itertools
 import json
 import os
@@ -23,10 +24,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow.fs as pafs
 import torch
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from data_pipeline import storage
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import before_forking_workers, seeded_subset, worker_init
 from data_pipeline.settings import settings_dataclass
@@ -94,6 +97,9 @@ class TrainConfig:
     eval_batch_size: StrictInt = Field(16, ge=1, description="images per validation batch")
     max_eval_samples: StrictInt | None = Field(
         None, ge=1, description="validate on a fixed random subset of this size (null: every sample)"
+    )
+    init_from: StrictStr | None = Field(
+        None, description="warm start: a checkpoint (state.pt or its folder, path or URI) whose network weights the run starts from"
     )
 
     @field_validator("loss")
@@ -518,6 +524,37 @@ def _state_path(path: str | os.PathLike) -> Path:
     return path / CHECKPOINT_FILE if path.is_dir() else path
 
 
+def read_warm_start(location: str, model: HourglassConfig | None = None) -> dict:
+    """The state dict of a checkpoint another run starts from (`init_from`): `state.pt`, or a folder holding
+    one, at a local path or URI, loaded with `weights_only=True`. ValueError naming the file when it is
+    missing, unreadable, not a posetune checkpoint, or (given `model`) made for another network shape."""
+    fs, path = storage.resolve(location)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        location, path = storage.join(location, CHECKPOINT_FILE), f"{path}/{CHECKPOINT_FILE}"
+    try:
+        with fs.open_input_stream(path) as stream:
+            data = stream.readall()
+    except FileNotFoundError:
+        raise ValueError(f"{location}: no checkpoint there (warm start)") from None
+    except OSError as error:
+        raise ValueError(f"{location}: cannot read the warm-start checkpoint ({error})") from None
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        saved = TrainConfig.from_dict(state["config"]).model
+        weights = state["model"]
+    except Exception as error:  # a torn upload, a foreign file, a pickle weights_only refuses
+        raise ValueError(
+            f"{location}: not a readable posetune checkpoint ({type(error).__name__}: {str(error)[:200]})"
+        ) from None
+    if model is not None and saved != model:
+        raise ValueError(
+            f"{location}: the warm-start checkpoint is a different network ({saved}) from this run's ({model})"
+        )
+    if not isinstance(weights, dict):
+        raise ValueError(f"{location}: not a readable posetune checkpoint (no network weights)")
+    return state
+
+
 def load_checkpoint(path: str | os.PathLike) -> tuple[StackedHourglass, TrainConfig, dict]:
     """(model on CPU in eval mode, its TrainConfig, the raw state dict) from a checkpoint dir or file."""
     state_path = _state_path(path)
@@ -577,7 +614,11 @@ def fit(
     `keep_checkpoints` keeps only the newest N checkpoint dirs in `workdir` (None keeps all).
     """
     run = _setup(config, data, workdir)
-    start_epoch = _restore(run, resume_from) if resume_from is not None else 0
+    start_epoch = 0
+    if resume_from is not None:
+        start_epoch = _restore(run, resume_from)
+    elif config.init_from is not None:
+        run.model.load_state_dict(read_warm_start(config.init_from, config.model)["model"])
     metrics: dict = {}
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()

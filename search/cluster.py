@@ -25,8 +25,9 @@ from search.errors import ConfigError
 from search.tracking import resolve_mode, wandb_env
 
 
-def init_ray(address: str | None, env: dict[str, str]) -> None:
-    """Join a cluster (`--address` or RAY_ADDRESS) or start a local Ray; workers get `env`."""
+def init_ray(address: str | None, env: dict[str, str], *, log_to_driver: bool = True) -> None:
+    """Join a cluster (`--address` or RAY_ADDRESS) or start a local Ray; workers get `env`. Without
+    `log_to_driver` the workers' output stays in Ray's session logs instead of this console."""
     os.environ.update(env)  # W&B reads WANDB_MODE from the driver's environment as well
     if ray.is_initialized():
         return
@@ -45,7 +46,7 @@ def init_ray(address: str | None, env: dict[str, str]) -> None:
         address=address,
         runtime_env={"env_vars": env_vars},
         include_dashboard=False,
-        log_to_driver=True,
+        log_to_driver=log_to_driver,
         logging_level=logging.WARNING,
     )
 
@@ -53,7 +54,11 @@ def init_ray(address: str | None, env: dict[str, str]) -> None:
 def start_ray(config: ExperimentConfig, address: str | None) -> float:
     """`init_ray` with the environment the config's tracking needs; returns the seconds it took."""
     start = time.perf_counter()
-    init_ray(address, wandb_env(resolve_mode(config.tracking)))
+    init_ray(
+        address,
+        wandb_env(resolve_mode(config.tracking)),
+        log_to_driver=config.tracking.console == "ray",
+    )
     return time.perf_counter() - start
 
 

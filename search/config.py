@@ -203,6 +203,40 @@ class TrackingConfig:
     entity: StrictStr | None = Field(None, description="W&B entity (null: the key's default)")
     log_images: StrictBool = Field(True, description="prediction overlays on target-val images")
     images_every: StrictInt = Field(1, ge=1, description="epochs between overlays")
+    console: Literal["epochs", "ray"] = Field(
+        "epochs",
+        description="epochs: a line per trial-epoch (Ray's own output kept in its log files); ray: Tune's tables",
+    )
+
+
+@settings_dataclass
+class WarmStartConfig:
+    """One network every trial starts from, as domain adaptation does (pretrain on the source, then adapt):
+    an existing checkpoint, or a source-only model the search trains once, before its trials, into the
+    experiment's storage and records in its manifest (`search.warm_start`)."""
+
+    checkpoint: StrictStr | None = Field(
+        None, description="an existing checkpoint (state.pt or its folder; path or URI) every trial starts from"
+    )
+    pretrain_epochs: StrictInt = Field(
+        0, ge=0, description="> 0: first train a source-only model this many epochs (adv. weight 0), once"
+    )
+    pretrain_set: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="dotted keys set for the pretraining run only, e.g. train.lr: 0.002"
+    )
+    cpu: StrictFloat | None = Field(
+        None, gt=0, description="CPUs the pretraining run holds; torch uses as many threads (null: resources.cpu)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WarmStartConfig:
+        if self.checkpoint is not None and self.pretrain_epochs > 0:
+            raise ValueError("give a checkpoint or pretrain_epochs, not both")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.checkpoint is not None or self.pretrain_epochs > 0
 
 
 @settings_dataclass
@@ -222,6 +256,9 @@ class ExperimentConfig:
     failure: FailureConfig = Field(default_factory=FailureConfig, description="retries")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="experiment storage")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="W&B")
+    warm_start: WarmStartConfig = Field(
+        default_factory=WarmStartConfig, description="a shared checkpoint every trial starts from"
+    )
 
     @model_validator(mode="after")
     def _one_network(self) -> ExperimentConfig:
@@ -248,6 +285,22 @@ class ExperimentConfig:
         out = _ADAPTER.dump_python(self, mode="json")
         out["train"].pop("model")
         return out
+
+    def pretrain_config(self) -> ExperimentConfig:
+        """The source-only run a warm start trains once: this config with no domain loss and no target
+        batches, `warm_start.pretrain_epochs` epochs, `warm_start.pretrain_set` applied, no warm start."""
+        raw = self.to_dict()
+        raw["warm_start"] = {}
+        params = {
+            "train.adv_weight": 0.0,
+            "train.target_in_bn": False,
+            "train.init_from": None,
+            "train.epochs": max(1, self.warm_start.pretrain_epochs),
+            **self.warm_start.pretrain_set,
+        }
+        for dotted, value in params.items():
+            _set_dotted(raw, dotted, value, path=None)
+        return config_from_dict(raw)
 
     def with_params(self, params: dict[str, Any]) -> ExperimentConfig:
         """A copy with dotted keys (`train.adv_weight`) set, each value checked against its field."""
@@ -305,6 +358,26 @@ def _check_across_sections(config: ExperimentConfig, path: str | None) -> None:
         )
     for dotted, spec in config.search.space.items():
         _check_searched_key(config, dotted, spec, path)
+    _check_pretrain_set(config, path)
+
+
+def _check_pretrain_set(config: ExperimentConfig, path: str | None) -> None:
+    """`warm_start.pretrain_set` names train/augment keys, and the pretraining config they make is valid."""
+    for dotted in config.warm_start.pretrain_set:
+        section, _, name = dotted.partition(".")
+        if section not in ("train", "augment") or name not in {
+            f.name for f in dataclasses.fields(getattr(config, section))
+        }:
+            raise ConfigError(
+                "names a train.<key> or augment.<key> (the network itself must be the trials' own)",
+                path=path,
+                key=f"warm_start.pretrain_set.{dotted}",
+            )
+    if config.warm_start.pretrain_set:
+        try:
+            config.pretrain_config()
+        except ConfigError as error:
+            raise ConfigError(str(error), path=path, key="warm_start.pretrain_set") from None
 
 
 def _check_searched_key(config: ExperimentConfig, dotted: str, spec: ParamSpec, path: str | None) -> None:

@@ -22,6 +22,7 @@ from data_pipeline import storage
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
+from search.console import ConsoleProgress
 from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
@@ -42,6 +43,7 @@ from search.space import default_point, make_sampler, optuna_space
 from search.tracking import tracking_callbacks
 from search.trainable import run_trial
 from search.tune_results import error_summary, read_trials
+from search.warm_start import check_warm_start, prepare_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ def run_config(
         checkpoint_config=checkpoint_config,
         callbacks=[*callbacks, JsonLoggerCallback(), CSVLoggerCallback()],
         stop=stop,
-        verbose=1,
+        # Tune's status tables on the console, or none: ConsoleProgress prints a line per trial-epoch.
+        verbose=1 if config.tracking.console == "ray" else 0,
     )
 
 
@@ -149,6 +152,8 @@ def build_tuner(
     if scheduler is not None:
         callbacks.append(AshaStateCallback(scheduler))
     callbacks += tracking_callbacks(experiment, config.tracking)
+    if config.tracking.console == "epochs":
+        callbacks.append(ConsoleProgress(list(config.search.space), config.max_t, config.search.metric))
     return tune.Tuner(
         with_trial_resources(trainable, config, experiment=experiment, **(trainable_args or {})),
         tune_config=tune.TuneConfig(
@@ -237,6 +242,7 @@ def launch(
             path=uri,
         )
     check_splits(config)  # shards that exist already: every split the trials read has samples
+    check_warm_start(config)  # a given checkpoint that is missing or corrupt: before Ray starts
     timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 
@@ -246,6 +252,9 @@ def launch(
     timings["data_s"] = time.perf_counter() - start
 
     write_experiment_manifest(uri, name, config)
+    start = time.perf_counter()
+    config = prepare_warm_start(config, uri)  # pretrains once when asked; checked before any trial
+    timings["warm_start_s"] = time.perf_counter() - start
     return _fit(build_tuner(config, uri), uri, timings)
 
 
@@ -277,6 +286,7 @@ def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutc
             f"(`posetune search resume {uri} --more N` adds N trials)",
             path=uri,
         )
+    config = prepare_warm_start(config, uri)  # the recorded checkpoint, checked; never trained again
     timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
     if more:

@@ -34,12 +34,76 @@ def _demo(args) -> int:
     return 0 if summary["interrupted"] is False else 3
 
 
+def _warm_start_summary(uri: str) -> dict | None:
+    """The pretrained model's validation PDJ@0.2 from the experiment manifest (None without one)."""
+    from models import metric_names as names
+    from search.experiment import read_experiment_manifest
+
+    record = read_experiment_manifest(uri).get("warm_start") or {}
+    metrics = record.get("metrics")
+    if not metrics:
+        return None
+    return {
+        "checkpoint": record["checkpoint"],
+        "seconds": record.get("seconds"),
+        "source_val": metrics[names.SOURCE_VAL + names.PDJ20],
+        "target_val": metrics[names.TARGET_VAL + names.PDJ20],
+    }
+
+
 def _same_point(params: dict, point: dict) -> bool:
     """Whether a trial's searched values are `point` (floats compared after their round trip via JSON)."""
     return all(
         math.isclose(params.get(k), v) if isinstance(v, float) else params.get(k) == v
         for k, v in point.items()
     )
+
+
+OVERLAY_SAMPLES = 8
+
+
+def write_best_overlays(uri: str, experiment, out_dir: Path) -> list[str]:
+    """The best checkpoint's predictions beside the truth on target-val and source-val images, as PNGs."""
+    from models import metric_names as names
+    from models.overlay import render_checkpoint
+    from search.export import best_checkpoint
+    from search.shards import build_train_data
+
+    _, folder, _ = best_checkpoint(uri)
+    data = build_train_data(experiment)
+    written = []
+    for prefix, dataset in ((names.TARGET_VAL, data.target_val), (names.SOURCE_VAL, data.source_val)):
+        path = out_dir / f"best-{prefix.rstrip('_').replace('_', '-')}.png"
+        render_checkpoint(folder, dataset, path, n=OVERLAY_SAMPLES)
+        written.append(str(path))
+    return written
+
+
+def print_summary(summary: dict, experiment) -> None:
+    """The best trial's PDJ@0.2 on both validation splits, its values, and the config's own trial."""
+    from models import metric_names as names
+
+    best, default = summary.get("best"), summary.get("default_trial")
+    if not best:
+        return
+    metric = experiment.search.metric
+    pdj = {p: best["metrics"].get(p + names.PDJ20, float("nan")) for p in names.VAL_PREFIXES}
+    print(
+        f"\nbest trial {best['trial_id']} (epoch {best['best_epoch']} of {best['epochs']} trained): "
+        f"source-val PDJ@0.2 {pdj[names.SOURCE_VAL]:.3f}, target-val PDJ@0.2 {pdj[names.TARGET_VAL]:.3f}"
+        + "".join(f", {k} {v:.3g}" if isinstance(v, float) else f", {k} {v}" for k, v in best["params"].items())
+    )
+    if default:
+        print(
+            f"{metric}: best trial {best['metrics'][metric]:.3f}, the config's own values "
+            f"{default['metrics'].get(metric, float('nan')):.3f} ({default['epochs']} epochs)"
+        )
+    if summary.get("warm_start"):
+        ws = summary["warm_start"]
+        print(
+            f"every trial started from the source-only model pretrained once: source-val PDJ@0.2 "
+            f"{ws['source_val']:.3f}, target-val PDJ@0.2 {ws['target_val']:.3f}"
+        )
 
 
 def run_demo(
@@ -73,20 +137,17 @@ def run_demo(
         written = export_best(outcome.experiment_uri, out=str(out_dir / "best.pt"))
         timings["inspect_export_s"] = time.perf_counter() - start
         summary["best_model"] = written[0]
+        summary["overlays"] = write_best_overlays(outcome.experiment_uri, experiment, out_dir)
         report = result.to_json()
         summary["best"] = report["best"]
+        summary["warm_start"] = _warm_start_summary(outcome.experiment_uri)
         # The search evaluates the config's own values first: that trial is the baseline to beat.
         default = default_point(experiment)
         summary["default_trial"] = next(
             (t for t in report["trials"] if _same_point(t["params"], default)),
             None,
         )
-        if summary["default_trial"] and summary["best"]:
-            metric = experiment.search.metric
-            print(
-                f"{metric}: best trial {summary['best']['metrics'][metric]:.4f}, "
-                f"the config's own values {summary['default_trial']['metrics'].get(metric, float('nan')):.4f}"
-            )
+        print_summary(summary, experiment)
     timings["total_s"] = time.perf_counter() - total
     summary["timings"] = timings
     (out_dir / "demo-summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -95,5 +156,6 @@ def run_demo(
         print(
             f"best model: {summary['best_model']}  (try: posetune predict {summary['best_model']} IMAGE --out preds)"
         )
+        print("its predictions beside the truth: " + ", ".join(summary["overlays"]))
     raise_if_interrupted(outcome)
     return summary

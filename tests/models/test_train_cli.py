@@ -43,7 +43,8 @@ def test_train_writes_checkpoints_metrics_and_png(tmp_path, shard_root, capsys):
         assert [float(r["epoch"]) for r in csv.DictReader(f)] == [1.0, 2.0]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch_0001", "epoch_0002"]
     png = cv2.imread(str(out / "predictions.png"))
-    assert png.shape == (64, 128, 3)  # 8 target-val crops of 32 px, 4 per row
+    # 8 target-val samples, truth beside prediction, each scaled to 256 px; 2 samples (4 panels) per row
+    assert png.shape == (4 * 256 + 3 * 4, 4 * 256 + 3 * 4, 3)
     assert "lr: 0.0005" in (out / "config.yaml").read_text()
     assert "target_val pdj20" in capsys.readouterr().out
 
