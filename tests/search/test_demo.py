@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
 import yaml
@@ -42,3 +43,8 @@ def test_demo_runs_every_stage_and_exports_the_best_model(tmp_path, ray_session,
     assert payload["metrics"]["target_val_pdj20"] == pytest.approx(best)
     printed = capsys.readouterr().out
     assert "best trial" in printed and "time:" in printed
+    # one line per trial-epoch from the driver, and none of Ray's per-checkpoint messages
+    assert "epoch 1/2: source-val PDJ@0.2" in printed and "Checkpoint successfully created" not in printed
+    for split in ("target-val", "source-val"):  # truth beside prediction, 256 px each, 2 samples per row
+        picture = cv2.imread(str(out / f"best-{split}.png"))
+        assert picture.shape[1] == 4 * 256 + 3 * 4 and picture.shape[0] >= 256
