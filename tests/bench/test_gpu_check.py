@@ -3,9 +3,7 @@ spent on it; its FLOP count and peak table are checked here (its timings are not
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from models.hourglass import HourglassConfig, StackedHourglass
+from tests.bench.scripts import load_bench_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("bench_gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("gpu_check")
 
 
 def test_peak_table_and_override(gpu_check):

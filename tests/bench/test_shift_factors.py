@@ -4,27 +4,20 @@ target; its "all" row is the study's own target, so it must give the study's own
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from search.study import run_study
+from tests.bench.scripts import load_bench_script
 from tests.search.tiny import TINY, tiny_config
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "shift_factors.py"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def shift_factors():
-    spec = importlib.util.spec_from_file_location("bench_shift_factors", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("shift_factors")
 
 
 def test_gap_per_factor_from_the_studys_classic_models(tmp_path, ray_session, shift_factors):
