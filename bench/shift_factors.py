@@ -5,17 +5,19 @@ classic models with each factor of the demo target alone (the others at 0), with
     python bench/shift_factors.py --study bench/results/study [--out bench/results/shift_factors]
 
 The models are the study's classic trials (one per seed) at the epoch the study selected (best on the
-default target's validation split); between rows only the target test set changes. Each row's target is
-rendered from the same seed, so the same people in the same poses appear in every row
-(data_pipeline.shift), and goes through the same enhancement as the study's shards
-(`search.shards.prepare_shards`, brightness step "none": the classic arm's). The gap is paired by seed
-(same model on both splits) with a Student's t 95 % interval (search.study_stats). Writes
-shift_factors.json and shift_factors.md into --out.
+study's target validation split); between rows only the target test set changes. Each row's target is
+rendered from the study's demo seed with the study's number of target images, so the same people in the
+same poses appear in every row (data_pipeline.shift), and is enhanced with the study's settings and the
+classic arm's brightness step ("none"). Only the target is generated (a one-frame source clip keeps
+write_demo's format), into `<shards root>/shift-factors/`, once per row. The source test numbers come
+from the study's own shards. The gap is paired by seed (same model on both splits) with a Student's t
+95 % interval (search.study_stats). Writes shift_factors.json and shift_factors.md into --out.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -28,6 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from data_pipeline import storage  # noqa: E402
 from data_pipeline.loader import ShardDataset  # noqa: E402
+from data_pipeline.manifest import shards_exist  # noqa: E402
+from data_pipeline.pipeline import run_enhancement  # noqa: E402
+from data_pipeline.procedural import TARGET_PER_CLIP, demo_exists, write_demo  # noqa: E402
 from data_pipeline.shift import SHIFT_FACTORS, DomainShift  # noqa: E402
 from models import metric_names as names  # noqa: E402
 from models.train import evaluate  # noqa: E402
@@ -67,13 +72,29 @@ def classic_checkpoints(uri: str) -> dict[int, str]:
     return found
 
 
-def variant_config(config: ExperimentConfig, shift: DomainShift) -> ExperimentConfig:
-    return config.with_params({"data.brightness": CLASSIC_BRIGHTNESS, "data.shift": shift.as_dict()})
+def target_images(config: ExperimentConfig) -> int:
+    """How many target images the study's demo set has (data.demo_target_images, else 10 per clip)."""
+    clips = config.data.demo_clips or inspect.signature(write_demo).parameters["clips"].default
+    return config.data.demo_target_images or TARGET_PER_CLIP * clips
 
 
-def test_scores(config: ExperimentConfig, domain: str, checkpoints: dict[int, str]) -> dict[int, float]:
-    """seed -> PDJ@0.2 of that seed's model on `domain`'s test split of `config`'s shards."""
-    root = shard_dir(config, CLASSIC_BRIGHTNESS)
+def target_shards(config: ExperimentConfig, shift: DomainShift) -> str:
+    """The shards of the study's target rendered with `shift` (made once): target images only."""
+    root = storage.join(storage.absolute(config.shards_root), "shift-factors")
+    tag = f"{shift.tag() or 'default'}-seed{config.data.demo_seed}-targets{target_images(config)}"
+    data, shards = storage.join(root, f"demo-{tag}"), storage.join(root, f"raw-{tag}")
+    if not shards_exist(shards):
+        if not demo_exists(data, shift):
+            write_demo(data, clips=1, frames=(1, 1), seed=config.data.demo_seed, target_images=target_images(config),
+                       shift=shift, overwrite=True)  # fmt: skip
+        run_enhancement([], [f"lsp:{data}/lsp"], shards, config.data.enhance_settings(CLASSIC_BRIGHTNESS))
+    return shards
+
+
+def test_scores(
+    root: str, config: ExperimentConfig, domain: str, checkpoints: dict[int, str]
+) -> dict[int, float]:
+    """seed -> PDJ@0.2 of that seed's model on `domain`'s test split of the shards at `root`."""
     dataset = ShardDataset(root, domain, "test", config.model.input_size, None, seed=0)
     train_config = replace(config.train_config(), max_eval_samples=None)  # every test sample
     return {seed: float(evaluate(path, dataset, train_config)[KEY]) for seed, path in checkpoints.items()}
@@ -89,9 +110,9 @@ def run(study_out: str, out: str, rows_wanted: list[str] | None = None) -> dict:
         raise SystemExit(f"{uri}: the factors are knobs of the procedural demo target (data.demo: true)")
     checkpoints = classic_checkpoints(uri)
     started = time.perf_counter()
-    base = variant_config(config, config.data.shift)
-    prepare_shards(base)
-    source = test_scores(base, "source", checkpoints)  # the source is the same in every variant
+    base = config.with_params({"data.brightness": CLASSIC_BRIGHTNESS})
+    prepare_shards(base)  # the study made them; made again only if they were deleted
+    source = test_scores(shard_dir(base), base, "source", checkpoints)
     rows = []
     every = variants(config.data.shift)
     unknown = set(rows_wanted or ()) - set(every)
@@ -100,10 +121,8 @@ def run(study_out: str, out: str, rows_wanted: list[str] | None = None) -> dict:
     for name, shift in every.items():
         if rows_wanted and name not in rows_wanted:
             continue
-        variant = variant_config(config, shift)
         t0 = time.perf_counter()
-        prepare_shards(variant)  # generates that target (and its demo source copy) once, then reuses it
-        target = test_scores(variant, "target", checkpoints)
+        target = test_scores(target_shards(config, shift), config, "target", checkpoints)
         gap = paired_difference(source, target)
         rows.append(
             {
