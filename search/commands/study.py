@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "effects table."
         ),
     )
-    add_config(study, default="demo")
+    add_config(study, default="study_demo")
     study.add_argument("--seeds", type=int, help="seeds per arm (default: 5)")
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
     study.add_argument(

@@ -120,13 +120,31 @@ def _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(storage):
         assert {best_epoch, len(results)} <= set(kept)  # Tune kept the best epoch's weights and the latest
 
 
-def test_shipped_real_data_study_config_is_valid():
+@pytest.mark.parametrize("name", ["study_surreal_lsp", "study_demo"])
+def test_shipped_study_configs_are_valid(name):
     from search.config import load_config
 
-    config = load_config("study_surreal_lsp")
+    config = load_config(name)
     assert config.scheduler.type == "none"
     for overrides in arm_overrides(config).values():
         config.with_params(overrides)
+
+
+# What the study's demo config may set apart from demo.yaml: its data, eval sets, budget and tracking.
+STUDY_ONLY = {"data", "search", "scheduler", "tracking", "name", "warm_start", "train.max_eval_samples"}
+
+
+def test_the_study_demo_trains_the_demos_network_the_demos_way():
+    from search.config import load_config
+
+    demo, study = load_config("demo").to_dict(), load_config("study_demo").to_dict()
+    assert study["model"] == demo["model"]
+    for section in ("train", "augment", "resources", "failure", "storage"):
+        for key, value in demo[section].items():
+            if f"{section}.{key}" not in STUDY_ONLY:
+                assert study[section][key] == value, f"{section}.{key}: study_demo.yaml differs from demo.yaml"
+    for key in ("demo_clips", "demo_frames", "size", "demo_seed", "shift"):
+        assert study["data"][key] == demo["data"][key], f"data.{key}"
 
 
 def _two_epochs_then_fetch_the_best(config):
