@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -36,6 +38,7 @@ from models.metrics import pdj
 from models.train import evaluation_outputs, fit, split_metrics
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
+from search.credentials import redact_argv
 from search.errors import ConfigError, SearchFailed
 from search.experiment import experiment_exists, experiment_uri, write_experiment_manifest
 from search.results import inspect
@@ -289,7 +292,7 @@ def run_study(
     if resume and not exists:
         raise ConfigError("no study to resume here", path=uri)
     out = out or (storage.resolve(uri)[1] if storage.is_local(uri) else name)
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), os.getloadavg()
     start_ray(config, address)
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
     variants = sorted({config.with_params(a).data.brightness for a in arms.values()})
@@ -318,7 +321,12 @@ def run_study(
             continue
         keep = {k: float(v) for k, v in metrics.items() if k.startswith("test_") or k == "best_epoch"}
         runs.append({"arm": arm, "seed": seed, **keep})
-    study = StudyResult(uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start)
+    notes = {  # how it ran: a wall time means little without the machine's load
+        "command": redact_argv(sys.argv),
+        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
+        "cpus": os.cpu_count(),
+    }
+    study = StudyResult(uri, out, arms, list(range(seeds)), runs, time.perf_counter() - start, notes=notes)
     if runs:  # the tables of the trials that finished, even when others did not
         study.files = write_outputs(study)
     if failed:
