@@ -290,10 +290,13 @@ def source_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.nd
         colour = tuple(float(v) for v in _random_colour(rng))
         x0, y0 = int(rng.integers(-w // 4, w)), int(rng.integers(-h // 4, h))
         if rng.random() < 0.6:
-            x1, y1 = x0 + int(rng.integers(15, w // 2)), y0 + int(rng.integers(15, h // 2))
+            # the max() keeps tightly framed targets (a frame under 30 px a side) drawable; the source's
+            # 320x240 frames draw exactly as before
+            x1 = x0 + int(rng.integers(15, max(16, w // 2)))
+            y1 = y0 + int(rng.integers(15, max(16, h // 2)))
             cv2.rectangle(img, (x0, y0), (x1, y1), colour, -1)
         else:
-            cv2.circle(img, (x0, y0), int(rng.integers(8, h // 3)), colour, -1, cv2.LINE_AA)
+            cv2.circle(img, (x0, y0), int(rng.integers(8, max(9, h // 3))), colour, -1, cv2.LINE_AA)
     return np.clip(img, 0, 255)
 
 

@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 from pydantic import ValidationError
 
-from data_pipeline.procedural import FRAME_SIZE, demo_exists, render_target, write_demo
+from data_pipeline.procedural import FRAME_SIZE, demo_exists, render_target, source_background, write_demo
 from data_pipeline.shift import SHIFT_FACTORS, DomainShift
 
 SEEDS = range(6)
@@ -111,3 +111,10 @@ def test_a_scene_factor_leaves_the_persons_own_pixels_as_they_were():
         image, _, _ = _render(DomainShift.only("background"), k)
         px = np.floor(joints[~occluded & (joints[:, 0] >= 0)] + 0.5).astype(int)
         np.testing.assert_array_equal(image[px[:, 1], px[:, 0]], base[px[:, 1], px[:, 0]])
+
+
+def test_a_tightly_framed_target_narrower_than_30_px_still_gets_a_background():
+    """Framing alone can crop a frame to a few dozen pixels; the indoor background drew shapes 15 px to w/2."""
+    for seed in range(20):
+        image = source_background(np.random.default_rng(seed), (22, 18))
+        assert image.shape == (22, 18, 3) and np.isfinite(image).all()
