@@ -40,7 +40,7 @@ from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
 from search.credentials import redact_argv
 from search.errors import ConfigError, SearchFailed
-from search.experiment import experiment_exists, experiment_uri, write_experiment_manifest
+from search.experiment import experiment_config, experiment_exists, experiment_uri, write_experiment_manifest
 from search.results import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
 from search.study_report import (
@@ -56,6 +56,7 @@ from search.study_report import (
 from search.study_stats import bootstrap_se
 from search.tracking import tracking_callbacks
 from search.tuner import run_config, with_trial_resources
+from search.warm_start import prepare_warm_start
 
 DEFAULT_OCCLUSION = 0.3  # the study's occlusion probability when the config has none
 DEFAULT_ADV_WEIGHT = 0.1
@@ -281,7 +282,6 @@ def run_study(
     trials fail, the tables are written from those that finished and SearchFailed says which failed."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
-    arms = select_arms(arm_overrides(config, best_search_params(experiment) if experiment else None), only)
     if resume and not name:
         raise ConfigError("--resume needs the --name of the study to continue", key="name")
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -291,6 +291,9 @@ def run_study(
         raise ConfigError("a study of this name exists; continue it with --resume or choose another --name", path=uri)
     if resume and not exists:
         raise ConfigError("no study to resume here", path=uri)
+    if resume:  # the options the study started with, whatever this command line says: no mixed tables
+        config = experiment_config(uri)
+    arms = select_arms(arm_overrides(config, best_search_params(experiment) if experiment else None), only)
     out = out or (storage.resolve(uri)[1] if storage.is_local(uri) else name)
     start, load_before = time.perf_counter(), os.getloadavg()
     start_ray(config, address)
@@ -300,17 +303,20 @@ def run_study(
         prepare_shards(config.with_params({"data.brightness": brightness}))
         check_splits(config.with_params({"data.brightness": brightness}), test=True)
     if resume:
+        trials = prepare_warm_start(config, uri)  # the recorded checkpoint, checked; never trained again
         fs, path = storage.resolve(uri)
         tuner = tune.Tuner.restore(
             path,
-            trainable=with_trial_resources(run_study_trial, config, experiment=config.to_dict(), arms=arms),
+            trainable=with_trial_resources(run_study_trial, trials, experiment=trials.to_dict(), arms=arms),
             resume_unfinished=True,
             resume_errored=True,
             storage_filesystem=fs,
         )
     else:
         write_experiment_manifest(uri, name, config)  # the resolved config: what bench/shift_factors.py reads
-        tuner = build_study_tuner(config, uri, arms, list(range(seeds)))
+        # Every arm x seed adapts from one source-only model when the config asks (pretrained once, here).
+        trials = prepare_warm_start(config, uri)
+        tuner = build_study_tuner(trials, uri, arms, list(range(seeds)))
     results = tuner.fit()
     runs, failed = [], []
     for result in results:

@@ -62,7 +62,7 @@ def prepare_warm_start(config: ExperimentConfig, uri: str, *, progress: bool = T
     manifest = read_experiment_manifest(uri)
     recorded = manifest.get("warm_start")
     if recorded:  # a resumed search, or a relaunch after the pretraining: reuse, never retrain
-        check_checkpoint(recorded["checkpoint"], config, "manifest.json: warm_start.checkpoint")
+        check_checkpoint(recorded["checkpoint"], config, f"{EXPERIMENT_MANIFEST}: warm_start.checkpoint")
         return config.with_params({"train.init_from": recorded["checkpoint"]})
     check_warm_start(config)
     if not config.warm_start.enabled:

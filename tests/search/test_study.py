@@ -12,6 +12,7 @@ import yaml
 
 from search.cli import main
 from search.config import config_from_dict
+from search.experiment import EXPERIMENT_MANIFEST
 from search.study import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
 from search.study_report import COLUMNS
 from tests.search.tiny import TINY, tiny_config
@@ -61,6 +62,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
         data={**TINY["data"], "shards": shard_root},
         train={**TINY["train"], "epochs": 2, "steps_per_epoch": 2},
         tracking={"wandb": "none"},
+        warm_start={"pretrain_epochs": 1, "pretrain_set": {"train.steps_per_epoch": 2}},
     )
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
@@ -68,6 +70,12 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     code = main(["study", "--config", str(path), "--seeds", "2", "--arms", ",".join(ARMS), "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
+    # one source-only model, pretrained once, recorded, and the checkpoint every arm x seed started from
+    assert printed.count("warm start: pretraining") == 1
+    (study_folder,) = (tmp_path / "runs").glob("*-study-*")
+    recorded = json.loads((study_folder / EXPERIMENT_MANIFEST).read_text())
+    assert recorded["warm_start"]["made_by"] == "pretrain"
+    assert recorded["config"]["train"]["init_from"] == recorded["warm_start"]["checkpoint"]
     assert all(f"| {arm} | 2 |" in printed for arm in ARMS)
     assert "| Δ target PDJ@.2 all [95 % CI] | Δ target PDJ@.2 elbows [95 % CI] |" in printed  # the effects
     assert printed.count("(baseline)") == 3 and printed.count("**") >= 2 * 3 * (len(ARMS) - 1)  # verdicts
@@ -131,7 +139,7 @@ def test_shipped_study_configs_are_valid(name):
 
 
 # What the study's demo config may set apart from demo.yaml: its data, eval sets, budget and tracking.
-STUDY_ONLY = {"data", "search", "scheduler", "tracking", "name", "warm_start", "train.max_eval_samples"}
+STUDY_ONLY = {"data", "search", "scheduler", "tracking", "name", "warm_start", "train.max_eval_samples", "train.epochs"}
 
 
 def test_the_study_demo_trains_the_demos_network_the_demos_way():
