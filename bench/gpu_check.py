@@ -237,6 +237,7 @@ def run_search(args, work: Path, shards: Path, device) -> dict:
         "resources.cpu": s["cpus"],
         "resources.gpu": 0.5 if gpu else 0,
         "tracking.wandb": "none",
+        "warm_start.pretrain_epochs": 0,  # the demo's source pretraining is not what this section checks
     }
     sets = [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
     name = f"gpu-check-{int(time.time())}"

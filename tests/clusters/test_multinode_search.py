@@ -37,6 +37,8 @@ SMALL_BUDGET = [
     "resources.cpu=1",
     "resources.gpu=1",
     "tracking.wandb=none",
+    "warm_start.pretrain_epochs=0",  # the demo pretrains 30 x 50 steps first; these tests are about the cluster
+    "train.steps_per_epoch=5",
 ]
 
 
