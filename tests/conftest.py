@@ -10,6 +10,19 @@ from search.shards import prepare_shards
 from tests.search.tiny import TINY, tiny_config
 
 
+@pytest.fixture(autouse=True)
+def restore_environment():
+    """Each test gets the environment the previous one started with: the commands a test runs in-process
+    set variables for their own Ray and W&B (RAY_TMPDIR, WANDB_MODE, ...), as they may in a CLI process
+    that exits; left behind, they changed how a later test's Ray cluster started its trials."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def ray_session():
     """Ray is started by the code under test (search.cluster.init_ray); this makes sure it goes away."""

@@ -1,4 +1,5 @@
-"""Find the processes of one Ray cluster on this machine, told apart from every other Ray by its temp dir."""
+"""Start a loopback multi-node Ray cluster, and find its processes on this machine (told apart from every
+other Ray by its temp dir)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,27 @@ def wait_gone(temp_dir: str, timeout: float = 20.0) -> list[int]:
         time.sleep(0.5)
         left = ray_processes(temp_dir)
     return left
+
+
+def start_multinode_cluster(temp_dir: str):
+    """Head with no CPUs for trials and two workers with one CPU and one logical GPU each, all under `temp_dir`.
+
+    Node death is detected within about 2 s (Ray's default is about 30 s) so node-loss tests stay short.
+    """
+    from ray.cluster_utils import Cluster
+
+    system_config = {
+        "health_check_initial_delay_ms": 0,
+        "health_check_period_ms": 500,
+        "health_check_failure_threshold": 4,
+    }
+    head = {"num_cpus": 0, "num_gpus": 0, "temp_dir": temp_dir, "include_dashboard": False}
+    cluster = Cluster(initialize_head=True, head_node_args={**head, "_system_config": system_config})
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, num_gpus=1, resources={"enhance_cpu": 1}, temp_dir=temp_dir)
+        cluster.wait_for_nodes()
+    except BaseException:
+        cluster.shutdown()
+        raise
+    return cluster

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clusters.cluster_procs import wait_gone
+from tests.clusters.cluster_procs import start_multinode_cluster, wait_gone
 
 
 @pytest.fixture
@@ -48,35 +48,18 @@ def no_ray_auth(monkeypatch):
 
 @pytest.fixture
 def multinode_cluster(ray_temp_dir, no_ray_auth):
-    """Head with no CPUs for trials and two workers with one CPU and one logical GPU each; driver connected.
-
-    Node death is detected within about 2 s (Ray's default is about 30 s) so node-loss tests stay short.
-    """
+    """Head with no CPUs for trials and two workers with one CPU and one logical GPU each; driver connected."""
     import ray
-    from ray.cluster_utils import Cluster
 
-    system_config = {
-        "health_check_initial_delay_ms": 0,
-        "health_check_period_ms": 500,
-        "health_check_failure_threshold": 4,
-    }
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "num_gpus": 0,
-            "temp_dir": ray_temp_dir,
-            "include_dashboard": False,
-            "_system_config": system_config,
-        },
-    )
+    cluster = start_multinode_cluster(ray_temp_dir)
     try:
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, num_gpus=1, resources={"enhance_cpu": 1}, temp_dir=ray_temp_dir)
-        cluster.wait_for_nodes()
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
         yield cluster
     finally:
-        ray.shutdown()
-        cluster.shutdown()
+        # Each step on its own: a cluster that already lost nodes must not leave the driver connected
+        # (every later test's ray.init would then fail) or RAY_ADDRESS pointing at it.
         os.environ.pop("RAY_ADDRESS", None)
+        try:
+            ray.shutdown()
+        finally:
+            cluster.shutdown()
