@@ -31,9 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     study.add_argument("--experiment", help="a search's folder/URI: adds its best configuration as a row")
     study.add_argument(
         "--arms", help="comma-separated arms (default: classic, brightness, brightness-reinhard, occlusion, "
-        "adversarial, target-bn, "
-        "adversarial-frozen-bn, and best-of-search with --experiment; also enhanced, enhanced+adversarial); "
-        "classic, the baseline, always runs",
+        "adversarial, and best-of-search with --experiment; also target-bn, adversarial-frozen-bn, enhanced, "
+        "enhanced+adversarial); classic, the baseline, always runs",
     )  # fmt: skip
     study.add_argument("--out", help="output folder (default: the study's experiment folder)")
     study.add_argument("--name", help="experiment name under storage.path (default: <config>-study-<time>)")
