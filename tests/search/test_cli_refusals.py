@@ -188,11 +188,11 @@ def test_an_interrupted_demo_generation_leaves_nothing_a_later_run_reuses(tmp_pa
     real = procedural.render_target
     calls = {"n": 0}
 
-    def dies_midway(rng):
+    def dies_midway(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(rng)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(procedural, "render_target", dies_midway)
     out = tmp_path / "data"
