@@ -190,9 +190,10 @@ def main(argv=None) -> int:
 
     from search.cluster import init_ray
     from search.config import load_config
-    from search.experiment import experiment_uri
+    from search.experiment import experiment_uri, write_experiment_manifest
     from search.shards import check_splits, prepare_shards
     from search.tracking import wandb_env
+    from search.warm_start import prepare_warm_start
 
     config = load_config(
         args.config, [f"storage.path={args.storage}", "tracking.wandb=none", *args.overrides]
@@ -210,7 +211,10 @@ def main(argv=None) -> int:
         try:
             prepare_shards(config)
             check_splits(config)
-            uri = experiment_uri(config.storage.path, f"table-{time.strftime('%Y%m%d-%H%M%S')}")
+            name = f"table-{time.strftime('%Y%m%d-%H%M%S')}"
+            uri = experiment_uri(config.storage.path, name)
+            write_experiment_manifest(uri, name, config)
+            config = prepare_warm_start(config, uri)  # the demo's trials start from one pretrained model
             table = record(config, uri, values=args.values, seeds=seeds, concurrent=args.concurrent)
         finally:
             ray.shutdown()
