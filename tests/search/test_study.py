@@ -79,6 +79,10 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     assert all(f"| {arm} | 2 |" in printed for arm in ARMS)
     assert "| Δ target PDJ@.2 all [95 % CI] | Δ target PDJ@.2 elbows [95 % CI] |" in printed  # the effects
     assert printed.count("(baseline)") == 3 and printed.count("**") >= 2 * 3 * (len(ARMS) - 1)  # verdicts
+    # progress: a line per trial start (arm and seed) and per trial-epoch; the wall time in the summary
+    assert all(f"started: arm={arm}, train.seed={seed}" in printed for arm in ARMS for seed in (0, 1))
+    assert printed.count(" epoch 2/2: source-val PDJ@0.2 ") == 2 * len(ARMS)
+    assert json.loads((out / "study.json").read_text())["wall_s"] > 0
 
     with open(out / "runs.csv") as f:
         runs = list(csv.DictReader(f))
