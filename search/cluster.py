@@ -149,7 +149,11 @@ def _describe(shape: Mapping[str, float]) -> str:
 
 
 def check_resources_satisfiable(
-    per_trial: Mapping[str, float], cluster_resources: Iterable[Mapping[str, float]] | None = None
+    per_trial: Mapping[str, float],
+    cluster_resources: Iterable[Mapping[str, float]] | None = None,
+    *,
+    what: str = "one trial's resources",
+    key: str = "resources",
 ) -> None:
     """Raise ConfigError unless at least one node (or launchable node type) can hold one trial's bundle.
 
@@ -173,7 +177,7 @@ def check_resources_satisfiable(
     )
     hint = f" (no node has enough {', '.join(missing)})" if missing else " (no single node has all of it)"
     raise ConfigError(
-        f"no node can hold one trial's resources {{{wanted}}}{hint}; {seen}. Lower the per-trial "
-        "resources or add a node type that has them; otherwise the trials would stay PENDING forever",
-        key="resources",
+        f"no node can hold {what} {{{wanted}}}{hint}; {seen}. Lower them or add a node type that has "
+        "them; otherwise Ray would keep the work PENDING forever",
+        key=key,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from data_pipeline import storage
 from models.train import CHECKPOINT_FILE, read_warm_start
+from search.cluster import check_resources_satisfiable
 from search.config import ExperimentConfig
 from search.console import epoch_line
 from search.credentials import redact_text
@@ -100,6 +101,9 @@ def pretrain(
     import ray
 
     cpus = config.warm_start.cpu or config.resources.cpu
+    check_resources_satisfiable(  # a task no node can hold would wait forever
+        {"CPU": cpus, "GPU": config.resources.gpu}, what="the warm start's pretraining run", key="warm_start.cpu"
+    )
     pre = config.pretrain_config()
     if progress:
         print(

@@ -1,4 +1,5 @@
-"""`check_resources_satisfiable`: a trial bundle that no node can hold is refused before launch."""
+"""`check_resources_satisfiable`: a trial bundle (or the warm start's pretraining task) that no node can hold is
+refused before launch."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import pytest
 from ray.core.generated import autoscaler_pb2
 
 from search.cluster import check_resources_satisfiable, node_types_from_cluster_config
+from search.config import config_from_dict
 from search.errors import ConfigError
+from search.warm_start import pretrain
+from tests.search.tiny import TINY
 
 GPU_NODE = {"CPU": 8.0, "GPU": 1.0, "memory": 3e10}
 CPU_NODE = {"CPU": 16.0, "enhance_cpu": 16.0}
@@ -59,7 +63,7 @@ def test_autoscaler_node_types_count_even_before_any_node_of_that_type_runs():
         check_resources_satisfiable({"gpu": 8}, [head, *shapes])
 
 
-def test_real_multinode_cluster_with_logical_gpus(multinode_cluster):
+def test_real_multinode_cluster_with_logical_gpus(multinode_cluster, tmp_path):
     """Read from a running cluster: the CPU-less head and two 1-CPU/1-GPU workers."""
     check_resources_satisfiable({"cpu": 1, "gpu": 1})
     check_resources_satisfiable({"cpu": 1, "gpu": 0.25, "enhance_cpu": 1})
@@ -69,3 +73,11 @@ def test_real_multinode_cluster_with_logical_gpus(multinode_cluster):
     assert "no node has enough CPU" in message
     offers = message.split("the cluster offers: ")[1]
     assert offers.count("CPU=1, GPU=1, enhance_cpu=1") == 2 and "head node" in offers
+
+    # The warm start's pretraining task asks for warm_start.cpu CPUs on one node: refused, not PENDING forever.
+    config = config_from_dict(TINY).with_params({"warm_start.pretrain_epochs": 1, "warm_start.cpu": 2.0})
+    with pytest.raises(ConfigError) as caught:
+        pretrain(config, str(tmp_path / "state.pt"), str(tmp_path / "metrics.json"), progress=False)
+    assert caught.value.key == "warm_start.cpu"
+    assert "no node can hold the warm start's pretraining run {CPU=2}" in str(caught.value)
+    assert not (tmp_path / "state.pt").exists()
