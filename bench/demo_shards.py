@@ -21,14 +21,19 @@ def posetune(argv: list[str]) -> str:
     return done.stdout
 
 
-def demo_shards(work: Path, clips: int, size: int) -> Path:
-    """`posetune data demo` (`clips` clips) then `posetune data enhance --size SIZE` into WORK/shards, once."""
+def demo_shards(work: Path, clips: int, size: int, brightness: str | None = None) -> Path:
+    """`posetune data demo` (`clips` clips) then `posetune data enhance --size SIZE` into WORK/shards, once,
+    with the brightness step `brightness` (default: the demo config's, so `--config demo` reads them)."""
+    if brightness is None:
+        from search.config import load_config
+
+        brightness = load_config("demo").data.brightness
     shards = work / "shards"
     if not (shards / SHARDS_MANIFEST).is_file():
         demo = work / "demo"
         posetune(["data", "demo", "--out", str(demo), "--clips", str(clips), "--overwrite"])
         posetune(
             ["data", "enhance", "--source", f"surreal:{demo / 'surreal'}", "--target", f"lsp:{demo / 'lsp'}",
-             "--out", str(shards), "--size", str(size)]
+             "--out", str(shards), "--size", str(size), "--brightness", brightness]
         )  # fmt: skip
     return shards

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     work = Path(args.work or tempfile.mkdtemp(prefix="posetune-trainphase-"))
     config = load_config(args.config)
-    shards = demo_shards(work, args.clips, config.data.size)
+    shards = demo_shards(work, args.clips, config.data.size, config.data.brightness)
     config = config.with_params({"data.shards": str(shards), "data.demo": False})
     report: dict = {
         "config": args.config,
