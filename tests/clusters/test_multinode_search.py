@@ -154,7 +154,7 @@ def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_pat
     env, address = local_cluster
     experiment = tmp_path / "exp" / "killed"
     driver = subprocess.Popen(
-        _launch_args("killed", tmp_path / "exp", address, shards, trials=3),
+        _launch_args("killed", tmp_path / "exp", address, shards, trials=4),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -163,10 +163,12 @@ def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_pat
     )
     try:
         # Wait for the first trial to finish (and the experiment snapshot to record it), then kill the driver.
+        # Four trials on two workers: the second pair runs a whole trial after the first pair ends, a window
+        # polled twice a second (three trials, polled every 2 s, let a fast search end before the kill).
         deadline = time.monotonic() + 600
         done_before: set[str] = set()
         while time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(2)
+            time.sleep(0.5)
             if (experiment / "tuner.pkl").exists() and any(experiment.glob("experiment_state-*.json")):
                 try:
                     states = _trial_states(experiment)
