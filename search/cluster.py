@@ -155,7 +155,8 @@ def check_resources_satisfiable(
     what: str = "one trial's resources",
     key: str = "resources",
 ) -> None:
-    """Raise ConfigError unless at least one node (or launchable node type) can hold one trial's bundle.
+    """Raise ConfigError unless at least one node (or launchable node type) can hold one bundle (a trial's, or
+    `what` names it; `key` is the config key the error points at).
 
     `per_trial` is the resources of one trial, e.g. {"cpu": 2, "gpu": 0.5}; `cluster_resources` is
     a list of per-node total resources (default: read from the connected cluster). A bundle must fit

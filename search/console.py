@@ -64,3 +64,8 @@ class ConsoleProgress(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         print(f"{self._who(trial)} errored (its error.txt says why; retried if failure.max_failures allows)")
+
+
+def progress_callbacks(console: str, searched: list[str], epochs: int, metric: str) -> list[tune.Callback]:
+    """posetune's per-trial console for `tracking.console: epochs`; none when Tune's own tables are asked for."""
+    return [ConsoleProgress(searched, epochs, metric)] if console == "epochs" else []

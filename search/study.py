@@ -38,7 +38,7 @@ from models.metrics import pdj
 from models.train import evaluation_outputs, fit, split_metrics
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
-from search.console import ConsoleProgress
+from search.console import progress_callbacks
 from search.credentials import redact_argv
 from search.errors import ConfigError, SearchFailed
 from search.experiment import experiment_config, experiment_exists, experiment_uri, write_experiment_manifest
@@ -243,13 +243,6 @@ def _stored_checkpoint(epoch: int, into: Path) -> Path:
 # --------------------------------------------------------------------------------------------- driver
 
 
-def _console(config: ExperimentConfig) -> list:
-    """A line per trial start (its arm and seed), trial-epoch and end, unless Tune's own tables are asked for."""
-    if config.tracking.console != "epochs":
-        return []
-    return [ConsoleProgress(["arm", "train.seed"], config.train.epochs, SELECTION_METRIC)]
-
-
 def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict], seeds: list[int]):
     """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
     experiment = config.to_dict()
@@ -260,7 +253,12 @@ def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict],
         run_config=run_config(
             config,
             uri,
-            callbacks=[*tracking_callbacks(experiment, config.tracking), *_console(config)],
+            callbacks=[
+                *tracking_callbacks(experiment, config.tracking),
+                *progress_callbacks(
+                    config.tracking.console, ["arm", "train.seed"], config.train.epochs, SELECTION_METRIC
+                ),
+            ],
             # The two best checkpoints by the selection metric and the latest (Ray always keeps the latest).
             # Ray forces an experiment snapshot whenever a trial has checkpointed num_to_keep times since
             # the last one (ray/tune/execution/experiment_state.py): 2 halves the snapshots of keeping 1.
@@ -296,7 +294,9 @@ def run_study(
     uri = experiment_uri(config.storage.path, name)
     exists = experiment_exists(uri)
     if exists and not resume:
-        raise ConfigError("a study of this name exists; continue it with --resume or choose another --name", path=uri)
+        raise ConfigError(
+            "a study of this name exists; continue it with --resume or choose another --name", path=uri
+        )
     if resume and not exists:
         raise ConfigError("no study to resume here", path=uri)
     if resume:  # the options the study started with, whatever this command line says: no mixed tables
@@ -340,7 +340,9 @@ def run_study(
         "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
         "cpus": os.cpu_count(),
     }
-    study = StudyResult(uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start, notes=notes)
+    study = StudyResult(
+        uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start, notes=notes
+    )
     if runs:  # the tables of the trials that finished, even when others did not
         study.files = write_outputs(study)
     if failed:

@@ -22,7 +22,7 @@ from data_pipeline import storage
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
-from search.console import ConsoleProgress
+from search.console import progress_callbacks
 from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
@@ -152,8 +152,9 @@ def build_tuner(
     if scheduler is not None:
         callbacks.append(AshaStateCallback(scheduler))
     callbacks += tracking_callbacks(experiment, config.tracking)
-    if config.tracking.console == "epochs":
-        callbacks.append(ConsoleProgress(list(config.search.space), config.max_t, config.search.metric))
+    callbacks += progress_callbacks(
+        config.tracking.console, list(config.search.space), config.max_t, config.search.metric
+    )
     return tune.Tuner(
         with_trial_resources(trainable, config, experiment=experiment, **(trainable_args or {})),
         tune_config=tune.TuneConfig(
@@ -319,7 +320,9 @@ def _add_samples(fs, path: str, more: int) -> None:
         if posixpath.basename(info.path).startswith("search_gen_state-")
     )
     if not names:
-        raise ConfigError("no saved search state to extend (was this search launched with a searcher?)", path=path)
+        raise ConfigError(
+            "no saved search state to extend (was this search launched with a searcher?)", path=path
+        )
     with fs.open_input_stream(names[-1]) as stream:
         state = cloudpickle.loads(stream.readall())
     state["total_samples"] += more
