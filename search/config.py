@@ -469,9 +469,13 @@ def load_yaml(text: str, *, where: str | None = None, key: str | None = None):
 # --------------------------------------------------------------------------------------------- files
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | os.PathLike, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> ExperimentConfig:
     """Read a YAML config (a path, or the name of a shipped config such as `demo`) and apply
-    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`)."""
+    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`), then
+    `values`, dotted keys set to values as they are: what a CLI option such as `--storage` gives is a
+    value, never YAML text (`--storage 'runs #1'` is that folder, not `runs` and a comment)."""
     path = resolve_config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -485,6 +489,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError("the config must be a mapping of sections", path=str(path))
     for override in overrides or []:
         apply_override(raw, override, path=str(path))
+    for dotted, value in (values or {}).items():
+        _set_dotted(raw, dotted, value, path=str(path))
     return config_from_dict(raw, path=str(path))
 
 

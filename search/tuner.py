@@ -222,6 +222,22 @@ def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
     )
 
 
+def check_launch(config: ExperimentConfig, name: str) -> str:
+    """Every refusal a launch makes before Ray starts, and the experiment URI it would write; `posetune
+    search launch --check` stops here. Refused: an experiment of that name (never mixed into), shards
+    that exist but lack a split the trials read, a given warm-start checkpoint that is missing or corrupt."""
+    uri = experiment_uri(config.storage.path, name)
+    if experiment_exists(uri):
+        raise ConfigError(
+            "an experiment of this name already exists; continue it with "
+            f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
+            path=uri,
+        )
+    check_splits(config)
+    check_warm_start(config)
+    return uri
+
+
 def launch(
     config: ExperimentConfig,
     *,
@@ -232,18 +248,10 @@ def launch(
     """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     uri = experiment_uri(config.storage.path, name)
-    # Refusals that need no cluster come before Ray starts.
-    if experiment_exists(uri):
-        if if_exists == "resume":
-            log.warning("experiment %s exists: resuming it", uri)
-            return resume(uri, address=address)
-        raise ConfigError(
-            "an experiment of this name already exists; continue it with "
-            f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
-            path=uri,
-        )
-    check_splits(config)  # shards that exist already: every split the trials read has samples
-    check_warm_start(config)  # a given checkpoint that is missing or corrupt: before Ray starts
+    if if_exists == "resume" and experiment_exists(uri):
+        log.warning("experiment %s exists: resuming it", uri)
+        return resume(uri, address=address)
+    check_launch(config, name)
     timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 

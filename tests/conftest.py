@@ -70,3 +70,20 @@ def shard_root(tmp_path_factory):
     finally:
         ray.shutdown()
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_search(tmp_path_factory, shard_root):
+    """One real finished search (TINY: 4 trials of 2 epochs, ASHA, W&B offline) shared by every test that only
+    reads a search back (inspect, export, predict, tampered copies, the CLI fuzz): `(config, outcome)`.
+    Tests that change an experiment work on a copy of `outcome.experiment_uri`."""
+    from search.tuner import launch
+
+    tmp = tmp_path_factory.mktemp("tiny-search")
+    config = tiny_config(tmp, data={**TINY["data"], "shards": shard_root})
+    try:
+        outcome = launch(config, name="tiny")
+    finally:
+        ray.shutdown()
+    return config, outcome
+

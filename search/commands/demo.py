@@ -122,8 +122,10 @@ def run_demo(
     total = time.perf_counter()
     out_dir = Path(out).expanduser().resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    overrides = [f"data.shards={out_dir / 'shards'}", f"storage.path={out_dir / 'runs'}", *(overrides or [])]
-    experiment = load_config(config, overrides)
+    # The demo's own folders, unless an override names others.
+    values = {"data.shards": str(out_dir / "shards"), "storage.path": str(out_dir / "runs")}
+    given = {o.partition("=")[0].strip() for o in overrides or []}
+    experiment = load_config(config, overrides, {k: v for k, v in values.items() if k not in given})
 
     # Ray start, demo data generation + Ray Data enhancement, then the search.
     outcome = launch(experiment, name=f"demo-{time.strftime('%Y%m%d-%H%M%S')}", address=address)

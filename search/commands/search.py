@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="if the experiment already exists, resume it instead of refusing (for resubmitted cluster jobs)",
     )
+    launch.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and what it names (shards, warm-start checkpoint, experiment name), "
+        "print the resolved config and the experiment it would write, and start nothing",
+    )
     launch.set_defaults(func=_launch)
 
     resume = sub.add_parser(
@@ -101,12 +107,17 @@ def _ask_to_resume(uri: str) -> bool:
 
 
 def _launch(args) -> int:
-    from search.config import load_config
+    from search.config import dump_config, load_config
     from search.experiment import experiment_exists, experiment_uri
-    from search.tuner import launch
+    from search.tuner import check_launch, launch
 
-    storage = [f"storage.path={args.storage}"] if args.storage else []
-    config = load_config(config_of(args, "posetune search launch"), [*args.overrides, *storage])
+    storage = {"storage.path": args.storage} if args.storage is not None else {}
+    config = load_config(config_of(args, "posetune search launch"), args.overrides, storage)
+    if args.check:
+        uri = check_launch(config, args.name or f"{config.name}-<time>")
+        print(dump_config(config), end="")
+        print(f"# config valid; the search would write {uri}")
+        return 0
     if_exists = "resume" if args.resume_if_exists else "error"
     if args.name and not args.resume_if_exists:
         uri = experiment_uri(config.storage.path, args.name)

@@ -87,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from search.config import dump_config, load_config
     from search.shards import build_train_data, prepare_shards, shard_dir
 
-    overrides = [*args.overrides, *([f"data.shards={args.data}"] if args.data else [])]
-    config = load_config(args.config, overrides)
+    config = load_config(args.config, args.overrides, {"data.shards": args.data} if args.data else None)
     if not shards_exist(shard_dir(config)):
         init_ray(None, {})
         prepare_shards(config)

@@ -12,8 +12,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import yaml
 from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
-from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_states, wait_for_two_finished
+from tests.search.tiny import TINY, cli, kill_process_group, tiny_config, trial_states, wait_for_two_finished
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,18 +71,6 @@ def _driver_env(s3, home: Path) -> dict:
     }
 
 
-def _cli(*args: str, env: dict, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "search.cli", *args],
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, s3_server, monkeypatch):  # noqa: F811
     import ray
 
@@ -115,7 +101,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     uri = s3_server.uri(experiment)
 
     first_home = tmp_path / "home1"
-    driver = _cli(
+    driver = cli(
         "search", "launch", "--config", str(config_file), "--name", "s3kill", "--storage", storage,
         env=_driver_env(s3_server, first_home), cwd=tmp_path,
     )  # fmt: skip
@@ -132,7 +118,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     assert driver.returncode == -9
 
     shutil.rmtree(first_home)  # the first driver's cache and home are gone with its machine
-    resumed = _cli("search", "resume", uri, env=_driver_env(s3_server, tmp_path / "home2"), cwd=tmp_path)
+    resumed = cli("search", "resume", uri, env=_driver_env(s3_server, tmp_path / "home2"), cwd=tmp_path)
     output, _ = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, output[-4000:]
 
@@ -156,7 +142,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     # Another machine: a home and cache that never saw this search still gets the importances.
     monkeypatch.setenv("HOME", str(tmp_path / "home3"))
     monkeypatch.setenv("POSETUNE_CACHE", str(tmp_path / "cache3"))
-    inspected = _cli("search", "inspect", uri, "--json", "--no-plots",
+    inspected = cli("search", "inspect", uri, "--json", "--no-plots",
                      env=_driver_env(s3_server, tmp_path / "home3"), cwd=tmp_path)  # fmt: skip
     output, _ = inspected.communicate(timeout=300)
     assert inspected.returncode == 0, output

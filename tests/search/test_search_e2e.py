@@ -41,17 +41,9 @@ EPOCH_KEYS = [
 ] + ["epoch", "lr", "grl_lambda", "train_loss", "train_pose_loss", "train_domain_loss"]
 
 
-@pytest.fixture(scope="module")
-def search(tmp_path_factory, shard_root):
-    import ray
-
-    tmp = tmp_path_factory.mktemp("search")
-    config = tiny_config(tmp, data={**TINY["data"], "shards": shard_root})
-    try:
-        outcome = launch(config, name="tiny")
-    finally:
-        ray.shutdown()
-    return config, outcome
+@pytest.fixture
+def search(tiny_search):
+    return tiny_search
 
 
 def test_search_runs_every_trial_and_reports_every_metric(search):
