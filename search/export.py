@@ -17,7 +17,7 @@ from data_pipeline.errors import DataError
 from models.export import export_onnx, save_exported
 from models.train import load_checkpoint
 from search.best import best_by
-from search.credentials import redact_text
+from search.credentials import redact
 from search.errors import ConfigError
 from search.experiment import experiment_config
 from search.tune_results import NoTuneResults, kept_checkpoints, read_trials
@@ -59,8 +59,8 @@ def export_best(
                 model,
                 train_config,
                 metrics=metrics,
-                hyperparameters=dict(trial.config),
-                provenance={"experiment": redact_text(uri), "trial_id": trial.trial_id, "checkpoint": folder},
+                hyperparameters=redact(dict(trial.config)),
+                provenance=redact({"experiment": uri, "trial_id": trial.trial_id, "checkpoint": folder}),
             )
         )
     ]
