@@ -14,7 +14,8 @@ import pyarrow.fs
 
 from data_pipeline import storage
 from data_pipeline.errors import DataError
-from models.export import export_onnx, save_exported
+from data_pipeline.outputs import check_output
+from models.export import export_onnx, is_exported, is_exported_onnx, save_exported
 from models.train import load_checkpoint
 from search.best import best_by
 from search.credentials import redact
@@ -40,10 +41,30 @@ def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None
     return best
 
 
+def export_outputs(uri: str, out: str, *, onnx: bool = False, overwrite: bool = False) -> list[Path]:
+    """The files `export_best` writes (`out`, and `<out>.onnx` with `onnx`), checked by the output rule
+    (`data_pipeline.outputs`): never inside the experiment, never over a file posetune did not export."""
+    paths = [Path(out).expanduser()]
+    if onnx:
+        paths.append(paths[0].with_suffix(".onnx"))
+    for path, owned in zip(paths, (is_exported, is_exported_onnx), strict=False):
+        check_output(path, folder=False, inputs=[uri], overwrite=overwrite, owned=owned)
+    if len(set(paths)) < len(paths):
+        raise ConfigError("names the .onnx file itself: give the model file's name (e.g. best.pt)", key="--out")
+    return paths
+
+
 def export_best(
-    uri: str, *, out: str = "best.pt", metric: str | None = None, mode: str | None = None, onnx: bool = False
+    uri: str,
+    *,
+    out: str = "best.pt",
+    metric: str | None = None,
+    mode: str | None = None,
+    onnx: bool = False,
+    overwrite: bool = False,
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
+    paths = export_outputs(uri, out, onnx=onnx, overwrite=overwrite)  # before anything is read
     trial, folder, metrics = best_checkpoint(uri, metric, mode)
     fs, _ = storage.resolve(uri)
     with tempfile.TemporaryDirectory(prefix="posetune-export-") as local:
@@ -55,7 +76,7 @@ def export_best(
     written = [
         str(
             save_exported(
-                out,
+                paths[0],
                 model,
                 train_config,
                 metrics=metrics,
@@ -65,5 +86,5 @@ def export_best(
         )
     ]
     if onnx:
-        written.append(str(export_onnx(model, train_config, Path(out).with_suffix(".onnx"))))
+        written.append(str(export_onnx(model, train_config, paths[1])))
     return written

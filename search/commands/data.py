@@ -22,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--clips", type=int, default=24, help="source clips (10-30 frames each; 10 target images per clip)"
     )
     demo.add_argument("--seed", type=int, default=0, help="the same seed writes the same data")
-    demo.add_argument("--overwrite", action="store_true", help="replace surreal/ and lsp/ if they exist")
+    demo.add_argument(
+        "--overwrite", action="store_true",
+        help="replace surreal/, lsp/ and demo_summary.json if they exist (only when posetune wrote them)",
+    )  # fmt: skip
     demo.add_argument(
         "--shift",
         action="append",
@@ -52,11 +55,14 @@ def run_demo_data(args: argparse.Namespace) -> int:
     """Write the procedural demo set (`posetune data demo`)."""
     from data_pipeline import procedural
     from data_pipeline.errors import DataError
+    from data_pipeline.outputs import check_output, replacing_file
 
     out = Path(args.out)
     if args.clips < 1:
         raise DataError(out, f"--clips must be at least 1, got {args.clips}")
     shift = parse_shift(args.shift, args.only)
+    summary_file = out / DEMO_SUMMARY  # write_demo checks surreal/ and lsp/ the same way
+    check_output(summary_file, folder=False, overwrite=args.overwrite, owned=_is_demo_summary)
     summary = procedural.write_demo(
         out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite, shift=shift
     )
@@ -71,8 +77,26 @@ def run_demo_data(args: argparse.Namespace) -> int:
     print(
         f"on disk: surreal {mib['surreal']:.1f} MiB, lsp {mib['lsp']:.1f} MiB; took {summary['seconds']:.1f} s"
     )
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    with replacing_file(summary_file) as tmp:
+        tmp.write_text(json.dumps({"written_by": "posetune", **summary}, indent=2))
     return 0
+
+
+DEMO_SUMMARY = "demo_summary.json"
+
+
+def _is_demo_summary(fs, path: str) -> bool:
+    """Whether `data demo` wrote the summary at `path` (it says so; older ones have its roots' keys)."""
+    from data_pipeline.outputs import written_by_posetune
+
+    if written_by_posetune(fs, path):
+        return True
+    try:
+        with fs.open_input_stream(path) as stream:
+            old = json.loads(stream.read(1 << 20))
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and {"surreal_root", "lsp_root", "shift"} <= set(old)
 
 
 def parse_shift(settings: list[str], only: str | None = None):
@@ -105,6 +129,7 @@ def parse_shift(settings: list[str], only: str | None = None):
 
 def run_show(args: argparse.Namespace) -> int:
     from data_pipeline.errors import DataError
+    from data_pipeline.outputs import check_kind
     from data_pipeline.preview import sample_grid, write_image
     from data_pipeline.readers import read_lsp, read_surreal
 
@@ -112,6 +137,7 @@ def run_show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg") or out.is_dir():
         raise DataError(out, "--out names the image file to write: a .png or .jpg path")
+    check_kind(out, folder=False)  # beside the data or inside its folder: it replaces none of it
     n_source = (args.n + 1) // 2
     skipped: list = []
     # One frame per clip, so the grid shows different people.
