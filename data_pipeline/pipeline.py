@@ -22,7 +22,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import pickle
 import posixpath
 import time
@@ -43,6 +42,7 @@ from data_pipeline import storage
 from data_pipeline.enhance import BRIGHTNESS_STEPS, brightness_mode, crop_around_person
 from data_pipeline.errors import DataError
 from data_pipeline.manifest import SHARDS_MANIFEST, write_shards_manifest
+from data_pipeline.outputs import check_output
 from data_pipeline.readers import (
     list_coco_images,
     list_lsp_images,
@@ -343,28 +343,19 @@ def _is_shards(fs: pafs.FileSystem, path: str) -> bool:
 def _check_output(
     fs: pafs.FileSystem, out: str, final: str, inputs: list[InputSpec], overwrite: bool
 ) -> None:
-    """Refuse an output that is, holds or lies inside an input, and one `--overwrite` may not replace."""
-    if isinstance(fs, pafs.LocalFileSystem):
-        target = os.path.realpath(final)
-        for spec in inputs:
-            for path in spec.paths:
-                source = os.path.realpath(path)
-                if os.path.commonpath([target, source]) in (target, source):
-                    raise DataError(out, f"overlaps the input {path}: outputs never overwrite inputs")
-    if _exists(fs, final):
-        if not overwrite:
-            raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
-        if not _is_shards(fs, final):
-            raise DataError(
-                out,
-                f"was not written by `posetune data enhance` (no {SHARDS_MANIFEST}): refusing to replace it",
-            )
+    """The output rule (`data_pipeline.outputs`): a folder that is, holds or lies inside no input, and
+    replaces only shards this job wrote (their manifest), with `--overwrite`."""
+    check_output(
+        out, folder=True, inputs=[p for spec in inputs for p in spec.paths], overwrite=overwrite,
+        owned=lambda fs, path: _is_shards(fs, path),
+    )  # fmt: skip
 
 
 def _commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
     """Put the finished output under its final name, the new output in place before the old is deleted;
     the manifest is the last thing to appear."""
-    if _exists(fs, final) and not (overwrite and _is_shards(fs, final)):
+    empty = _exists(fs, final) and not fs.get_file_info(pafs.FileSelector(final))
+    if _exists(fs, final) and not empty and not (overwrite and _is_shards(fs, final)):
         raise DataError(final, "output appeared while the job ran; not overwriting it")
     if isinstance(fs, pafs.LocalFileSystem):
         write_shards_manifest(fs, tmp, manifest)

@@ -29,7 +29,7 @@ from ray.tune import Tuner
 from data_pipeline import storage
 from search import PACKAGE_ROOT
 from search.config import ExperimentConfig, config_from_dict
-from search.credentials import redact, redact_argv, redact_text
+from search.credentials import redact, redact_argv
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,9 @@ def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> 
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": name,
-        "experiment_uri": redact_text(uri),
+        "experiment_uri": uri,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": redact(config.to_dict()),
+        "config": config.to_dict(),
         "versions": _versions(),
         "git_sha": _git_sha(),
         "command": redact_argv(sys.argv),
@@ -110,11 +110,14 @@ def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> 
 
 
 def write_manifest_dict(uri: str, manifest: dict[str, Any]) -> None:
-    """Write (or rewrite, after `resume --more`) the experiment manifest at `uri`."""
+    """Write (or rewrite, after `resume --more` or the warm start) the experiment manifest at `uri`.
+
+    Every record in it passes through `redact` here, whoever added it (the launch's config and command,
+    the warm start's pretraining config, ...): no caller has to remember to."""
     fs, path = storage.resolve(uri)
     fs.create_dir(path, recursive=True)
     with fs.open_output_stream(f"{path}/{EXPERIMENT_MANIFEST}") as stream:
-        stream.write(json.dumps(manifest, indent=2, default=str).encode())
+        stream.write(json.dumps(redact(manifest), indent=2, default=str).encode())
 
 
 def _git_sha() -> str | None:

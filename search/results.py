@@ -17,11 +17,12 @@ import optuna
 import pandas as pd
 
 from data_pipeline import storage
+from data_pipeline.outputs import check_output
 from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.errors import ConfigError
-from search.experiment import experiment_config
+from search.experiment import experiment_config, read_experiment_manifest
 from search.space import optuna_space
 from search.tune_results import NoTuneResults, read_trials
 
@@ -182,6 +183,10 @@ def param_importances(config: ExperimentConfig, rows: list[TrialRow], epoch: int
 
 def inspect(uri: str, *, plots: bool = True) -> Inspection:
     """Collect the trials, pick the best, and (optionally) draw the plots next to the experiment."""
+    if plots:  # the output rule, before the trials are read: each plot replaces only a PNG, never a folder
+        read_experiment_manifest(uri)  # a folder that is no experiment is refused as such first
+        for name in PLOTS:
+            check_output(storage.join(uri, name), folder=False, overwrite=True, owned=_is_png, flag="")
     config, rows, extra = collect(uri)
     metric, mode = config.search.metric, config.search.mode
     epochs = compared_epochs(config)
@@ -199,6 +204,18 @@ def inspect(uri: str, *, plots: bool = True) -> Inspection:
     if plots:
         result.plots = write_plots(uri, config, result, extra["frames"])
     return result
+
+
+PLOTS = ("learning_curves.png", "metric_vs_params.png", "param_importances.png")  # beside the experiment
+
+
+def _is_png(fs, path: str) -> bool:
+    """Whether the file at `path` is a PNG (a plot an earlier `inspect` drew: it is drawn again)."""
+    try:
+        with fs.open_input_stream(path) as stream:
+            return stream.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> list[str]:
@@ -233,7 +250,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
     ax.grid(alpha=0.3)
     if len(rows) <= 12:
         ax.legend(fontsize=7, ncol=2)
-    save(fig, "learning_curves.png")
+    save(fig, PLOTS[0])
 
     keys = list(config.search.space)
     epochs = [e for e in result.compared_epochs if sum(e in r.at_rungs for r in rows) >= 1]
@@ -261,7 +278,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
             "The metric against each searched key at equal budget (each row: the trials that reached it)"
         )
         fig.tight_layout()
-        save(fig, "metric_vs_params.png")
+        save(fig, PLOTS[1])
 
     if importances:
         fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
@@ -269,7 +286,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
         ax.barh(names, [importances[n] for n in names])
         compared = sum(result.importance_epoch in r.at_rungs for r in rows)
         ax.set_xlabel(f"importance (Optuna PED-ANOVA) at epoch {result.importance_epoch}, {compared} trials")
-        save(fig, "param_importances.png")
+        save(fig, PLOTS[2])
     return written
 
 

@@ -137,7 +137,7 @@ def run_demo(
         start = time.perf_counter()
         result = inspect(outcome.experiment_uri)
         print(format_table(result))
-        written = export_best(outcome.experiment_uri, out=str(out_dir / "best.pt"))
+        written = export_best(outcome.experiment_uri, out=str(out_dir / "best.pt"), overwrite=True)  # its own
         timings["inspect_export_s"] = time.perf_counter() - start
         summary["best_model"] = written[0]
         summary["overlays"] = write_best_overlays(outcome.experiment_uri, experiment, out_dir)

@@ -75,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--mode", choices=("max", "min"), help="default: the search's")
     export.add_argument("--out", default="best.pt", help="output file (default: best.pt)")
     export.add_argument("--onnx", action="store_true", help="also write <out>.onnx")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out that posetune exported"
+    )
     export.set_defaults(func=_export)
 
 
@@ -147,7 +150,9 @@ def _inspect(args) -> int:
 def _export(args) -> int:
     from search.export import export_best
 
-    written = export_best(args.path, out=args.out, metric=args.metric, mode=args.mode, onnx=args.onnx)
+    written = export_best(
+        args.path, out=args.out, metric=args.metric, mode=args.mode, onnx=args.onnx, overwrite=args.overwrite
+    )
     for path in written:
         print(f"wrote {path}")
     return 0

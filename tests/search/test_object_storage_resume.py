@@ -21,6 +21,7 @@ import yaml
 
 from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
+from search.shards import demo_data_dir
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
 from tests.search.tiny import TINY, cli, kill_process_group, tiny_config, trial_states, wait_for_two_finished
 
@@ -76,12 +77,12 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
 
     fs = s3_server.filesystem
     bucket = s3_server.bucket()
-    demo = Path(shard_root) / "demo-data-seed0"
-    shards = s3_server.uri(f"{bucket}/shards")
+    demo = demo_data_dir(tiny_config(tmp_path, data={**TINY["data"], "shards": shard_root}))
+    shards = s3_server.uri(f"{bucket}/shards/centred")
     try:
         assert main([
             "data", "enhance", "--source", f"surreal:{demo}/surreal", "--target", f"lsp:{demo}/lsp",
-            "--out", s3_server.uri(f"{bucket}/shards/centred"), "--size", "64", "--frames-per-clip", "4",
+            "--out", shards, "--size", "64", "--frames-per-clip", "4", "--brightness", "mean",
         ]) == 0  # fmt: skip
     finally:
         ray.shutdown()
@@ -89,7 +90,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
 
     config = tiny_config(
         tmp_path,
-        data={"demo": False, "shards": shards, "size": 64},
+        data={"demo": False, "shards": shards, "size": 64, "frames_per_clip": 4},
         train={**TINY["train"], "epochs": 2},
         search={**TINY["search"], "num_samples": NUM_SAMPLES, "max_concurrent": 1},
         tracking={"wandb": "none"},

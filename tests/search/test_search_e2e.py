@@ -157,3 +157,26 @@ def test_a_diverging_trial_is_retried_then_errored_while_the_search_finishes(
             assert trial.run_metadata.num_failures == 2  # the first try and one retry
             error = (Path(trial.local_path) / "error.txt").read_text()
             assert "NonFiniteLossError" in error
+
+
+def test_export_never_replaces_the_experiments_files_and_replaces_its_own_only_with_overwrite(
+    search, tmp_path, capsys
+):
+    """`search export --out <experiment>/experiment.json` once replaced the manifest with the model, exit 0."""
+    _, outcome = search
+    experiment = Path(outcome.experiment_uri)
+    manifest = (experiment / "experiment.json").read_bytes()
+    assert main(["search", "export", str(experiment), "--out", str(experiment / "experiment.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "lies inside the input" in err[0], err
+    assert (experiment / "experiment.json").read_bytes() == manifest
+    assert main(["search", "inspect", str(experiment), "--json", "--no-plots"]) == 0  # still an experiment
+    capsys.readouterr()
+
+    out = tmp_path / "best.pt"
+    assert main(["search", "export", str(experiment), "--out", str(out)]) == 0
+    first = out.read_bytes()
+    assert main(["search", "export", str(experiment), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == first
+    assert main(["search", "export", str(experiment), "--out", str(out), "--overwrite", "--onnx"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.onnx", "best.pt"]  # no temporary file left
