@@ -288,6 +288,12 @@ def run_study(
     trials fail, the tables are written from those that finished and SearchFailed says which failed."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
+    if config.data.target_labels == "none":
+        raise ConfigError(
+            "is none, but the study selects epochs on labelled target validation and reports target-test "
+            "scores: it needs target labels",
+            key="data.target_labels",
+        )
     if resume and not name:
         raise ConfigError("--resume needs the --name of the study to continue", key="name")
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
