@@ -173,18 +173,20 @@ class SplitCollector:
             index = np.arange(self.seen, self.seen + b)
             flipped, jittered = index % 2 == 0, index % 2 == 1
             thetas = jitter_thetas(index[jittered])
+            f = torch.as_tensor(flipped, device=x.device)
+            j = torch.as_tensor(jittered, device=x.device)
             views = torch.empty_like(x)
-            views[torch.as_tensor(flipped)] = flip_images(x[torch.as_tensor(flipped)])
-            views[torch.as_tensor(jittered)] = jitter_images(x[torch.as_tensor(jittered)], thetas)
-            back = self.decode(self.forward(views)[:, -1])
-            pred = torch.as_tensor(pred, device=back.device)
-            f, j = torch.as_tensor(flipped, device=back.device), torch.as_tensor(jittered, device=back.device)
+            views[f] = flip_images(x[f])
+            views[j] = jitter_images(x[j], thetas)
+            back = self.decode(self.forward(views)[:, -1]).float().cpu()
+            pred = torch.as_tensor(pred).float().cpu()
+            f, j = f.cpu(), j.cpu()
             if f.any():
                 mapped = unflip_joints(back[f], self.size)
-                self.parts["flip"].append(agreement(pred[f].cpu().numpy(), mapped.cpu().numpy(), self.size))
+                self.parts["flip"].append(agreement(pred[f].numpy(), mapped.numpy(), self.size))
             if j.any():
                 mapped = unjitter_joints(back[j], thetas, self.size)
-                self.parts["jitter"].append(agreement(pred[j].cpu().numpy(), mapped.cpu().numpy(), self.size))
+                self.parts["jitter"].append(agreement(pred[j].numpy(), mapped.numpy(), self.size))
         self.seen += b
 
     def result(self) -> dict[str, np.ndarray]:

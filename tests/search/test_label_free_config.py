@@ -44,3 +44,12 @@ def test_the_study_refuses_a_target_without_labels():
     )
     with pytest.raises(ConfigError, match="data.target_labels"):
         run_study(config)
+
+
+def test_the_epoch_line_shows_a_label_free_search_metric():
+    from search.console import epoch_line
+
+    metrics = {"epoch": 1.0, names.SOURCE_VAL + names.PDJ20: 0.5, names.DEV: 0.0123, "train_loss": 1.0}
+    line = epoch_line("trial t", metrics, 2, names.DEV)
+    assert "target-val PDJ@0.2   -   " in line and "dev_risk 0.0123" in line
+    assert "dev_risk" not in epoch_line("trial t", metrics, 2, names.SELECTION)
