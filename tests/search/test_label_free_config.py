@@ -53,3 +53,19 @@ def test_the_epoch_line_shows_a_label_free_search_metric():
     line = epoch_line("trial t", metrics, 2, names.DEV)
     assert "target-val PDJ@0.2   -   " in line and "dev_risk 0.0123" in line
     assert "dev_risk" not in epoch_line("trial t", metrics, 2, names.SELECTION)
+
+
+@pytest.mark.slow
+def test_no_target_labels_hides_the_labels_a_target_has_from_the_trials(tmp_path, shard_root):
+    from search.shards import build_train_data
+    from tests.search.tiny import TINY, tiny_config
+
+    data = {**TINY["data"], "shards": shard_root}
+    labelled = build_train_data(tiny_config(tmp_path, data=data))
+    hidden = build_train_data(
+        tiny_config(tmp_path, data={**data, "target_labels": "none"}, search={"metric": names.DEV})
+    )
+    assert any(labelled.target_val[i]["labelled"].any() for i in range(len(labelled.target_val)))
+    for split in (hidden.target_val, hidden.target_adapt):
+        assert not any(split[i]["labelled"].any() or split[i]["visible"].any() for i in range(len(split)))
+    assert hidden.source_val[0]["labelled"].any()  # the source keeps its labels
