@@ -53,6 +53,7 @@ from data_pipeline.readers import (
     read_mpii_image,
     read_surreal_clip,
 )
+from data_pipeline.readers.folder import list_folder_images, read_folder_image
 from data_pipeline.readers.sample import Sample
 from data_pipeline.schema import SCHEMA_VERSION, SHARD_SCHEMA, encode_image, encode_mask
 from data_pipeline.settings import settings_dataclass
@@ -60,22 +61,24 @@ from data_pipeline.settings import settings_dataclass
 log = logging.getLogger(__name__)
 
 SURREAL_SPLITS = ("train", "val", "test")
-TARGET_KINDS = ("lsp", "lsp-extended", "coco", "mpii")
+TARGET_KINDS = ("lsp", "lsp-extended", "coco", "mpii", "folder")
 # How many paths each kind takes (required, optional).
-_PATHS = {"surreal": (1, 0), "lsp": (1, 0), "lsp-extended": (1, 0), "coco": (2, 1), "mpii": (2, 1)}
+_PATHS = {"surreal": (1, 0), "lsp": (1, 0), "lsp-extended": (1, 0), "coco": (2, 1), "mpii": (2, 1), "folder": (1, 0)}
 _USAGE = {
     "surreal": "surreal:DIR",
     "lsp": "lsp:DIR",
     "lsp-extended": "lsp-extended:DIR",
     "coco": "coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json]",
     "mpii": "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat]",
+    "folder": "folder:IMAGE_DIR",
 }
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """One dataset to enhance: `surreal:DIR`, `lsp:DIR`, `lsp-extended:DIR`, `coco:ANN.json:IMGDIR[:SPLITS]`
-    or `mpii:ANN.json:IMGDIR[:HEAD_BOXES.mat]` (the MPII JSON conversion; gt_valid.mat for PCKh)."""
+    or `mpii:ANN.json:IMGDIR[:HEAD_BOXES.mat]` (the MPII JSON conversion; gt_valid.mat for PCKh), or
+    `folder:IMGDIR` (unlabelled photos, one person each: data_pipeline.readers.folder)."""
 
     kind: str
     paths: tuple[str, ...]
@@ -155,8 +158,12 @@ class EnhanceJob:
 
 def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
     """Brightness (source only) -> crop around the person -> encode: one row of the shard schema."""
+    # An unlabelled photo (no mask, no joint: a `folder:` target) is the person's crop whole; a frame whose
+    # mask is empty and no joint labelled has no person in it.
+    unlabelled_photo = sample.mask is None and sample.domain == "target"
     if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.labelled).any():
-        raise ValueError("no person in the frame: empty mask and no labelled joint")
+        if not unlabelled_photo:
+            raise ValueError("no person in the frame: empty mask and no labelled joint")
     image = sample.image
     centred = settings.brightness != "none" and sample.domain == "source" and sample.mask is not None
     if centred:
@@ -258,6 +265,8 @@ def _list_units(spec: InputSpec, seed: int = 0) -> tuple[list[dict], list[dict],
         listings = [lambda: list_coco_images(spec.paths[0], spec.paths[1], splits_file=extra, seed=seed)]
     elif spec.kind == "mpii":
         listings = [lambda: list_mpii_images(spec.paths[0], spec.paths[1], head_boxes=extra, seed=seed)]
+    elif spec.kind == "folder":
+        listings = [lambda: list_folder_images(spec.paths[0], seed=seed)]
     else:
         listings = [lambda: list_lsp_images(spec.paths[0], extended=spec.kind == "lsp-extended")]
     items, skipped, unassigned = [], [], []
@@ -296,6 +305,8 @@ def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
         return read_coco_image(ref)
     if kind == "mpii":
         return read_mpii_image(ref)
+    if kind == "folder":
+        return [read_folder_image(ref)]
     return [read_lsp_image(ref)]
 
 

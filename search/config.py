@@ -38,7 +38,14 @@ from data_pipeline.pipeline import EnhanceSettings
 from data_pipeline.settings import settings_dataclass
 from data_pipeline.shift import DomainShift
 from models.hourglass import HourglassConfig
-from models.metric_names import SELECTION, VALIDATION_METRICS
+from models.metric_names import (
+    LABEL_FREE_METRICS,
+    SELECTION,
+    SOURCE_VAL,
+    VALIDATION_METRICS,
+    needs_target_labels,
+)
+from models.metric_names import mode as metric_mode
 from models.train import TrainConfig
 from search.errors import ConfigError, from_validation
 
@@ -56,7 +63,12 @@ class DataConfig(EnhanceSettings):
 
     source: StrictStr = Field("", description='"surreal:DIR" (DIR holds cmu/)')
     targets: list[StrictStr] = Field(
-        default_factory=list, description='"lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR"'
+        default_factory=list,
+        description='"lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR", "folder:IMGDIR" (unlabelled photos)',
+    )
+    target_labels: Literal["labelled", "none"] = Field(
+        "labelled",
+        description="none: no target keypoint labels (read or not): select by a label-free metric, report none",
     )
     demo: StrictBool = Field(
         False, description="generate the procedural demo set next to the shards and use it"
@@ -128,7 +140,9 @@ class SearchConfig:
     metric: StrictStr = Field(
         SELECTION, description="a validation metric the trials report (models.metric_names)"
     )
-    mode: Literal["max", "min"] = Field("max", description="whether the metric is better high or low")
+    mode: Literal["max", "min"] | None = Field(
+        None, description="whether the metric is better high or low (null: the metric's own, metric_names.MODES)"
+    )
     algorithm: Literal["tpe", "random"] = Field("tpe", description="Optuna's TPE or random sampling")
     num_samples: StrictInt = Field(8, ge=1, description="trials in all")
     max_concurrent: StrictInt = Field(2, ge=1, description="trials running at once")
@@ -147,6 +161,19 @@ class SearchConfig:
             hint = f"; did you mean {close[0]}?" if close else f" (e.g. {SELECTION})"
             raise ValueError(f"{metric!r} is not a validation metric the trials report{hint}")
         return metric
+
+    @model_validator(mode="after")
+    def _metric_mode(self) -> SearchConfig:
+        """The mode is the metric's own (written once, in metric_names): filled in, or checked."""
+        own = metric_mode(self.metric)
+        if self.mode is None:
+            self.mode = own
+        elif self.mode != own:
+            raise ValueError(
+                f"mode {self.mode!r} contradicts {self.metric}, which is better "
+                f"{'high' if own == 'max' else 'low'}: drop search.mode or set it to {own!r}"
+            )
+        return self
 
 
 @settings_dataclass
@@ -355,6 +382,14 @@ def _check_across_sections(config: ExperimentConfig, path: str | None) -> None:
             "is cuda but resources.gpu is 0: Ray gives each trial no GPU; set resources.gpu (e.g. 1 or 0.5)",
             path=path,
             key="train.device",
+        )
+    if config.data.target_labels == "none" and needs_target_labels(config.search.metric):
+        raise ConfigError(
+            f"{config.search.metric!r} reads target labels but data.target_labels is none: select by a "
+            f"label-free metric ({', '.join(m for m in LABEL_FREE_METRICS if not m.startswith(SOURCE_VAL))} "
+            f"or a {SOURCE_VAL}* one)",
+            path=path,
+            key="search.metric",
         )
     for dotted, spec in config.search.space.items():
         _check_searched_key(config, dotted, spec, path)

@@ -15,6 +15,7 @@ import pyarrow.fs
 from data_pipeline import storage
 from data_pipeline.errors import DataError
 from data_pipeline.outputs import check_output
+from models import metric_names as names
 from models.export import export_onnx, is_exported, is_exported_onnx, save_exported
 from models.train import load_checkpoint
 from search.best import best_by
@@ -28,7 +29,7 @@ def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None
     """(trial, checkpoint folder on the experiment's filesystem, its metrics) over every kept checkpoint."""
     config = experiment_config(uri)
     metric = metric or config.search.metric
-    mode = mode or config.search.mode
+    mode = mode or (names.MODES.get(metric) or config.search.mode)
     fs, path = storage.resolve(uri)
     try:
         trials = read_trials(fs, path)

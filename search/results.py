@@ -33,6 +33,16 @@ TABLE_METRICS = (
     names.SOURCE_VAL + names.PDJ20,
 )
 TABLE_TITLES = ("PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05 tllib")  # of TABLE_METRICS' first five
+# The label-free scores beside them (models.label_free; none reads a target label), with their titles.
+LABEL_FREE_TABLE = {
+    names.SOURCE_VAL + names.PDJ20: "src PDJ.2",
+    names.DEV: "DEV",
+    names.TARGET_VAL + names.FLIP_AGREE: "flip",
+    names.TARGET_VAL + names.JITTER_AGREE: "jitter",
+    names.TARGET_VAL + names.PEAK_CONF: "peak",
+    names.TARGET_VAL + names.ENTROPY: "entropy",
+    names.DOMAIN_PROBE_ACC: "probe acc",
+}
 MIN_COMPARED = 4  # importances compare at the last rung at least this many trials reached (else 2)
 
 
@@ -98,7 +108,8 @@ def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]
             rows.append(TrialRow(trial.trial_id, trial.status, trial.config, 0, None, {}))
             continue
         frames[trial.trial_id] = pd.DataFrame(trial.results)
-        metrics = {k: float(best[k]) for k in (metric, *TABLE_METRICS) if _number(best.get(k)) is not None}
+        shown = (metric, *TABLE_METRICS, *LABEL_FREE_TABLE)
+        metrics = {k: float(best[k]) for k in shown if _number(best.get(k)) is not None}
         rows.append(
             TrialRow(
                 trial.trial_id,
@@ -295,7 +306,7 @@ def format_table(result: Inspection) -> str:
     keys = sorted({k for r in result.rows for k in r.params})
     epoch = result.importance_epoch
     at_epoch = [f"@ep{epoch}"] if epoch is not None else []
-    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES, *at_epoch]
+    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES, *LABEL_FREE_TABLE.values(), *at_epoch]
     rows = best_first(result.rows, lambda r: r.metrics.get(result.metric), result.mode)
     lines = []
     for r in rows:
@@ -308,6 +319,7 @@ def format_table(result: Inspection) -> str:
                 str(r.epochs),
                 str(r.best_epoch or "-"),
                 *[_fmt(m.get(k)) for k in TABLE_METRICS[: len(TABLE_TITLES)]],
+                *[_fmt(m.get(k)) for k in LABEL_FREE_TABLE],
                 *([_fmt(r.at_rungs.get(epoch))] if at_epoch else []),
             ]
         )
@@ -319,6 +331,9 @@ def format_table(result: Inspection) -> str:
         + ", ".join(map(str, result.compared_epochs))
         + "); metrics: target validation split at each trial's best epoch by "
         + result.metric
+        + " ('-' where the target has no labels), then the label-free scores that read no target label: "
+        + "source-val PDJ@0.2, DEV (lower better), flip/jitter agreement, peak, entropy (lower better), "
+        + "domain probe accuracy (lower: domains less separable)"
         + (
             f"; @ep{epoch}: {result.metric} at epoch {epoch}, the equal budget importances compare at"
             if at_epoch

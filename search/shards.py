@@ -202,14 +202,16 @@ def build_train_data(config: ExperimentConfig, brightness: bool | str | None = N
     size, seed = config.model.input_size, config.train.seed
     # Target images are real photos: they get the geometric augmentation but never the synthetic occluder.
     target_augment = dataclasses.replace(config.augment, occlusion_prob=0.0)
+    # `data.target_labels: none`: trials never see a target label, even where the shards hold some.
+    target_labels = config.data.target_labels != "none"
     return TrainData(
         source_train=ShardDataset(
             root, "source", "train", size, config.augment, seed=seed, limit=config.data.max_source_train
         ),
         source_val=ShardDataset(root, "source", "val", size, None, seed=seed),
-        target_val=ShardDataset(root, "target", "val", size, None, seed=seed),
+        target_val=ShardDataset(root, "target", "val", size, None, seed=seed, labels=target_labels),
         target_adapt=(
-            ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1)
+            ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1, labels=target_labels)
             if config.train.uses_target
             else None
         ),

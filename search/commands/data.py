@@ -196,7 +196,7 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
         metavar="KIND:PATH",
         help=(
             "lsp:DIR, lsp-extended:DIR, coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json] or "
-            "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat] (repeatable)"
+            "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat], or folder:IMAGE_DIR (unlabelled photos) (repeatable)"
         ),
     )
     enhance.add_argument(

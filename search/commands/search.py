@@ -92,8 +92,12 @@ def _print_outcome(outcome) -> int:
         f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
     )
     if outcome.best:
+        from search.results import LABEL_FREE_TABLE
+
         shown = {
-            k: round(v, 4) for k, v in outcome.best.metrics.items() if k.startswith(names.TARGET_VAL + "pdj")
+            k: round(v, 4)
+            for k, v in outcome.best.metrics.items()
+            if k.startswith(names.TARGET_VAL + "pdj") or k in LABEL_FREE_TABLE
         }
         print(f"best trial {outcome.best.trial_id}: {shown}")
     raise_if_interrupted(outcome)
