@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 # The folder under a shards root that holds each brightness step's shards, before the key of their other
 # settings (`shards_key`): two steps, or two settings of anything that shapes the shards, never share shards.
 BRIGHTNESS_DIRS = {"none": "raw", "mean": "centred", "reinhard": "reinhard"}
-# The keys of `data` that shape no shard's content: where the shards live, and the loader's subsample.
-NOT_SHAPING_SHARDS = ("shards", "max_source_train")
+# The keys of `data` that shape no shard's content: where the shards live, the loader's subsample, and
+# whether trials may read the target's labels (hidden when read, so one set of shards serves both).
+NOT_SHAPING_SHARDS = ("shards", "max_source_train", "target_labels")
 
 
 def demo_keys() -> tuple[str, ...]:

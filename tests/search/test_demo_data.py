@@ -33,6 +33,7 @@ ANOTHER = {
     "demo_target_images": 8,
     "frames_per_clip": 2,
     "frame_step": 2,
+    "target_labels": "none",
 }
 
 
@@ -90,7 +91,9 @@ def test_every_key_that_shapes_the_data_gets_its_own_cache(tmp_path, key):
 def test_keys_that_shape_no_shard_share_the_cache(tmp_path, key):
     data = {**TINY["data"], "shards": str(tmp_path / "shards")}
     base = tiny_config(tmp_path, data=data)
-    changed = tiny_config(tmp_path, data={**data, key: _another(key, getattr(base.data, key) or 4)})
+    # Without target labels the search must select by a score that reads none.
+    search = {"search": {**TINY["search"], "metric": "dev_risk"}} if key == "target_labels" else {}
+    changed = tiny_config(tmp_path, data={**data, key: _another(key, getattr(base.data, key) or 4)}, **search)
     assert shard_dir(changed) == shard_dir(base) and demo_data_dir(changed) == demo_data_dir(base)
 
 
