@@ -179,13 +179,14 @@ def table_curve(table: dict, search_seed: int):
 
 
 def drive_directly(
-    config, uri: str, curve_of, budget: int, *, sampler=None
+    config, uri: str, curve_of, budget: int, *, sampler=None, ray_searcher: bool = False
 ) -> list[tuple[str, int, float]]:
     """The search's own searcher and ASHA (built by the functions build_tuner uses: the product's
     TruthfulOptunaSearch, whatever tells Optuna) driven with the calls Tune's controller makes, in its order
     (ray 2.60 tune_controller.py: _on_training_result, _process_trial_result, stop_trial), without Ray:
     milliseconds per trial instead of Tune's per-trial actor round trips. `curve_of(params)` is a trial's
-    metric at epochs 1, 2, ...; `sampler` replaces the config's Optuna sampler.
+    metric at epochs 1, 2, ...; `sampler` replaces the config's Optuna sampler; `ray_searcher` drives Ray's
+    own OptunaSearch instead (the same study, told what Ray tells it: to measure what the product's fixes).
 
     `search.max_concurrent` trials run at once, every epoch taking one unit of time: each round every
     running trial reports its next epoch (in the order they started), stopped trials free their slot, and
@@ -201,6 +202,10 @@ def drive_directly(
 
     metric, mode = config.search.metric, config.search.mode
     searcher, scheduler = _searcher(config, uri, sampler), _scheduler(config)
+    if ray_searcher:  # the product's searcher only adds methods and plain attributes to Ray's
+        from ray.tune.search.optuna import OptunaSearch
+
+        searcher.__class__ = OptunaSearch
     if scheduler is not None:
         scheduler.set_search_properties(metric, mode)
     rows: list[tuple[str, int, float]] = []

@@ -119,7 +119,7 @@ def base_config(storage: str, epochs: int):
     return load_config("demo", overrides)
 
 
-def run(name: str, seed: int, base, function, budget: int, stamp: str) -> dict:
+def run(name: str, seed: int, base, function, budget: int, stamp: str, ray_searcher: bool = False) -> dict:
     from search.experiment import experiment_uri, write_experiment_manifest
 
     sampler_name, scheduler, concurrent = STRATEGIES[name]
@@ -134,7 +134,9 @@ def run(name: str, seed: int, base, function, budget: int, stamp: str) -> dict:
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
     start = time.perf_counter()
     curve_of = hartmann_curve(function, HARTMANN_SPACE, base.max_t)
-    rows = drive_directly(config, uri, curve_of, budget, sampler=make_sampler(sampler_name, config))
+    rows = drive_directly(
+        config, uri, curve_of, budget, sampler=make_sampler(sampler_name, config), ray_searcher=ray_searcher
+    )
     return {"seed": seed, **search_record(rows, budget, config.search.mode, start)}
 
 
@@ -200,6 +202,7 @@ def write(runs: dict, args, base, *, budget: int, reference: int, start: float, 
         },
         "evaluate_defaults_first": base.search.evaluate_defaults_first,
         "engine": "direct",
+        "searcher": "ray.tune.search.optuna.OptunaSearch" if args.ray_searcher else "search.searcher.TruthfulOptunaSearch",
         "wall_s": round(time.perf_counter() - start, 1),
         "searches": sum(len(rs) for rs in runs.values()),
         "trials": sum(r["trials"] for rs in runs.values() for r in rs),
@@ -228,6 +231,10 @@ def main(argv=None) -> int:
         "--storage", default="/dev/shm/posetune-bench-hartmann6",
         help="where the searches (and their Optuna journals) live; tmpfs: the journal fsyncs every write",
     )  # fmt: skip
+    parser.add_argument(
+        "--ray-searcher", action="store_true",
+        help="Ray's own OptunaSearch (stopped trials told COMPLETE at their rung) instead of the product's",
+    )  # fmt: skip
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--name", default="search_efficiency_hartmann6", help="output file stem")
     args = parser.parse_args(argv)
@@ -245,7 +252,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for seed in range(args.seeds):  # seed-major: every strategy has the same seeds at any moment
         for name in strategies:
-            runs[name].append(run(name, seed, base, function, budget, stamp))
+            runs[name].append(run(name, seed, base, function, budget, stamp, args.ray_searcher))
         print(f"seed {seed}: {sum(map(len, runs.values()))} searches in {time.perf_counter() - start:.0f} s", flush=True)
         if seed < args.seeds - 1:
             write(runs, args, base, budget=budget, reference=reference, start=start, argv=argv, plots=False)
