@@ -12,7 +12,9 @@ and optuna-dashboard shows no pruned trial. `TruthfulOptunaSearch` tells it inst
 - PRUNED for a trial stopped before that (by ASHA, or by the search's own end: a budget stopper, Ctrl-C is
   not a stop), with every intermediate value: Optuna records its last one as the trial's value;
 - FAIL for an errored trial, and for one stopped before it reported anything (TPE then ignores it instead
-  of ranking it as the worst trial).
+  of ranking it as the worst trial). An errored trial that `search resume` continues (Tune's
+  `resume_errored`) cannot be reopened in Optuna: when it ends, a second Optuna trial with its parameters
+  and all its intermediate values is added, told as above (`resumed_from` names the failed one).
 
 How the samplers use that (Optuna 5.1, read in the installed source):
 - TPE (`samplers/_tpe/sampler.py`, `_split_trials`) fills its "good" group of gamma(n) trials (default
@@ -37,6 +39,7 @@ import logging
 import math
 from typing import Any
 
+import optuna
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
@@ -54,15 +57,23 @@ class TruthfulOptunaSearch(OptunaSearch):
             raise ValueError(f"budget must be at least 1 step, got {budget}")
         self._budget = int(budget)
         self._last_step: dict[str, int] = {}  # trial id -> the last step told to Optuna
+        self._errored: dict[str, dict[int, float]] = {}  # trial told FAIL -> what it reported since
         super().__init__(*args, **kwargs)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._errored:  # resumed after its error
+            self._record_after_error(trial_id, result)
+            return
         if trial_id in self._completed_trials:
             log.warning("result for trial %s after it finished: %s", trial_id, result)
             return
         self._report(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._errored:
+            if not error:
+                self._tell_after_error(trial_id, result)
+            return
         if trial_id in self._completed_trials:
             log.warning("second completion of trial %s: %s", trial_id, result)
             return
@@ -72,19 +83,51 @@ class TruthfulOptunaSearch(OptunaSearch):
         if result and not error:
             self._report(trial_id, result)
         value = result.get(self.metric) if result else None
-        step = self._last_step.get(trial_id)
-        if error or step is None:
-            state, values = TrialState.FAIL, None
-        elif step >= self._budget and value is not None and not math.isnan(float(value)):
-            state, values = TrialState.COMPLETE, float(value)
-        else:
-            state, values = TrialState.PRUNED, None  # Optuna takes the last intermediate value
+        state = TrialState.FAIL if error else self._state(self._last_step.get(trial_id), value)
+        # PRUNED: Optuna takes the last intermediate value as the trial's value.
+        values = float(value) if state == TrialState.COMPLETE else None
         try:
             self._ot_study.tell(ot_trial, values, state=state)
         except Exception as exc:  # as Ray's own: a bad value must not end the search
             log.warning("could not tell Optuna trial %s %s: %s", trial_id, state.name, exc)
         self._completed_trials.add(trial_id)
         self._last_step.pop(trial_id, None)
+        if state == TrialState.FAIL and error:
+            self._errored[trial_id] = {}
+
+    def _state(self, step: int | None, value: Any) -> TrialState:
+        if step is None:
+            return TrialState.FAIL
+        if step >= self._budget and value is not None and not math.isnan(float(value)):
+            return TrialState.COMPLETE
+        return TrialState.PRUNED
+
+    def _record_after_error(self, trial_id: str, result: dict | None) -> None:
+        value, step = (result or {}).get(self.metric), (result or {}).get(STEP)
+        if value is not None and step is not None:
+            self._errored[trial_id].setdefault(int(step), float(value))
+
+    def _tell_after_error(self, trial_id: str, result: dict | None) -> None:
+        """A trial told FAIL that resumed and ended: add it again, with everything it reported."""
+        self._record_after_error(trial_id, result)
+        failed = self._ot_trials[trial_id]
+        frozen = next(t for t in self._ot_study.get_trials(deepcopy=False) if t.number == failed.number)
+        values = {**frozen.intermediate_values, **self._errored.pop(trial_id)}
+        last = max(values) if values else None
+        state = self._state(last, values.get(last))
+        try:
+            self._ot_study.add_trial(
+                optuna.trial.create_trial(
+                    state=state,
+                    value=values[last] if state != TrialState.FAIL else None,
+                    params=frozen.params,
+                    distributions=frozen.distributions,
+                    intermediate_values=values,
+                    user_attrs={"resumed_from": failed.number},
+                )
+            )
+        except Exception as exc:
+            log.warning("could not add resumed trial %s to Optuna: %s", trial_id, exc)
 
     def _report(self, trial_id: str, result: dict) -> None:
         """Tell Optuna `result`'s metric at its step, once per step (a resumed trial may repeat one)."""

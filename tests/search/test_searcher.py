@@ -84,6 +84,25 @@ def test_the_searcher_keeps_telling_the_truth_after_a_pickle_round_trip(tmp_path
     assert trial.state == TrialState.PRUNED and trial.intermediate_values == {1: 0.3, 2: 0.25}
 
 
+def test_an_errored_trial_that_resume_continues_is_added_again_when_it_ends(tmp_path):
+    """`search resume` continues errored trials (resume_errored); Optuna cannot reopen a FAIL."""
+    searcher, uri = _searcher_of(tmp_path, "errored")
+    searcher.suggest("a")
+    searcher.on_trial_result("a", _result(1, 0.1))
+    searcher.on_trial_complete("a", error=True)  # out of retries: the search ends with it errored
+    searcher.save(str(tmp_path / "searcher-state.pkl"))
+    restored = pickle.loads(pickle.dumps(searcher))
+    restored.restore(str(tmp_path / "searcher-state.pkl"))
+    for step in (2, 3):
+        restored.on_trial_result("a", _result(step, 0.1 * step))
+    restored.on_trial_complete("a", result=_result(EPOCHS, 0.4))
+    failed, resumed = load_study(uri).get_trials()
+    assert failed.state == TrialState.FAIL and failed.intermediate_values == {1: 0.1}
+    assert (resumed.state, resumed.value, resumed.params) == (TrialState.COMPLETE, 0.4, failed.params)
+    assert resumed.intermediate_values == {1: 0.1, 2: 0.2, 3: pytest.approx(0.3), 4: 0.4}
+    assert resumed.user_attrs == {"resumed_from": failed.number}
+
+
 def test_an_experiment_of_the_old_study_name_is_still_read(tmp_path):
     config = _config(tmp_path)
     uri = str(tmp_path / "runs" / "old")
