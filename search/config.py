@@ -524,9 +524,28 @@ def load_config(
         raise ConfigError("the config must be a mapping of sections", path=str(path))
     for override in overrides or []:
         apply_override(raw, override, path=str(path))
+    _unsearch_fixed(raw, overrides or [], path=str(path))
     for dotted, value in (values or {}).items():
         _set_dotted(raw, dotted, value, path=str(path))
     return config_from_dict(raw, path=str(path))
+
+
+def _unsearch_fixed(raw: dict, overrides: list[str], *, path: str | None) -> None:
+    """A key the user fixes with an override (`--set train.lr=1e-3`, or `--set train={lr: 1e-3}`) leaves
+    the config's search space: a shipped config searches train.lr, and the user's value must be the one
+    every trial trains with (the search would otherwise draw over it)."""
+    space = (raw.get("search") or {}).get("space")
+    if not isinstance(space, dict):
+        return
+    for override in overrides:
+        key, _, text = override.partition("=")
+        key = key.strip()
+        fixed = [key]
+        if key in SECTIONS:  # a whole section given as a mapping: each of its keys is fixed
+            value = load_yaml(text, where=path, key=f"--set {key}")
+            fixed = [f"{key}.{name}" for name in value] if isinstance(value, dict) else []
+        for dotted in fixed:
+            space.pop(dotted, None)
 
 
 def apply_override(raw: dict, override: str, *, path: str | None = None) -> None:

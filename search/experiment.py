@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT_MANIFEST = "experiment.json"
 OLD_EXPERIMENT_MANIFEST = "manifest.json"  # what posetune < 0.3 called it; still read on resume
 JOURNAL = "optuna-journal.log"
-STUDY_NAME = "posetune"  # the Optuna study inside the journal
+LEGACY_STUDY_NAME = "posetune"  # every experiment's study before studies were named after experiments
 
 
 def experiment_uri(storage_path: str, name: str) -> str:
@@ -158,6 +158,33 @@ def journal_storage(uri: str) -> optuna.storages.JournalStorage:
     if storage.is_local(uri):
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal_path(uri)))
     return optuna.storages.JournalStorage(StoredJournalBackend(journal_path(uri), uri))
+
+
+def study_name(uri: str) -> str:
+    """The Optuna study of the experiment at `uri`: named after the experiment, so experiments can share one
+    Optuna storage and optuna-dashboard tells them apart."""
+    return storage.resolve(uri)[1].rstrip("/").rsplit("/", 1)[-1]
+
+
+def load_study(uri: str) -> optuna.Study | None:
+    """The experiment's Optuna study, read from the journal stored with it; None when there is no journal.
+
+    The study named after the experiment, or the journal's only study: an experiment launched before
+    studies were named (`LEGACY_STUDY_NAME`), or a folder renamed since its launch."""
+    journal = read_journal(uri)
+    if journal is None:
+        return None
+    names = [study.study_name for study in journal.get_all_studies()]
+    name = study_name(uri)
+    if name not in names:
+        if len(names) != 1:
+            raise ConfigError(
+                f"the Optuna journal holds {len(names)} studies ({', '.join(names) or 'none'}), none named "
+                f"after the experiment ({name!r})",
+                path=storage.join(uri, JOURNAL),
+            )
+        name = names[0]
+    return optuna.load_study(study_name=name, storage=journal)
 
 
 class StoredJournalBackend(optuna.storages.journal.JournalFileBackend):

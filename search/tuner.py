@@ -16,7 +16,6 @@ import pyarrow.fs
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from data_pipeline import storage
 from search.asha_state import AshaStateCallback
@@ -27,17 +26,18 @@ from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
     EXPERIMENT_MANIFEST,
-    STUDY_NAME,
     experiment_exists,
     experiment_uri,
     fetch_journal,
     journal_path,
     journal_storage,
     read_experiment_manifest,
+    study_name,
     write_experiment_manifest,
     write_manifest_dict,
 )
 from search.results import TrialRow, best_row, collect
+from search.searcher import TruthfulOptunaSearch
 from search.shards import check_splits, prepare_shards
 from search.space import default_point, make_sampler, optuna_space
 from search.tracking import tracking_callbacks
@@ -71,19 +71,31 @@ class SearchOutcome:
         return self.num_trials > 0 and self.finished == 0 and not self.interrupted
 
 
-def _searcher(config: ExperimentConfig, uri: str) -> OptunaSearch:
+def full_budget(config: ExperimentConfig) -> int:
+    """A trial's full budget in epochs: ASHA's last rung (max_t), or all its epochs without ASHA."""
+    if config.scheduler.type == "none":
+        return config.train.epochs
+    return min(config.max_t, config.train.epochs)
+
+
+def _searcher(
+    config: ExperimentConfig, uri: str, sampler: optuna.samplers.BaseSampler | None = None
+) -> TruthfulOptunaSearch:
+    """The experiment's Optuna study (named after the experiment, in its journal) behind Tune's searcher
+    API; `sampler` replaces the config's (a benchmark comparing Optuna's samplers)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     points = (
         [default_point(config)] if config.search.evaluate_defaults_first and config.search.space else None
     )
-    return OptunaSearch(
+    return TruthfulOptunaSearch(
         space=optuna_space(config),
         metric=config.search.metric,
         mode=config.search.mode,
         points_to_evaluate=points,
-        sampler=make_sampler(config),
-        study_name=STUDY_NAME,
+        sampler=sampler or make_sampler(config),
+        study_name=study_name(uri),
         storage=journal_storage(uri),
+        budget=full_budget(config),
     )
 
 

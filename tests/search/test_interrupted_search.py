@@ -15,12 +15,11 @@ import signal
 import time
 from pathlib import Path
 
-import optuna
 import pyarrow.fs
 import pytest
 import yaml
 
-from search.experiment import JOURNAL, STUDY_NAME
+from search.experiment import load_study
 from tests.search.tiny import (
     TINY,
     cli,
@@ -109,10 +108,7 @@ def test_a_killed_then_terminated_search_resumes_with_everything_intact(tmp_path
             assert after[trial_id][1]["target_val_pdj20"] == result["target_val_pdj20"]
             assert after[trial_id][1]["trial_id"] == trial_id
 
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL))
-    )
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    study = load_study(str(experiment))
     assert len(study.trials) == NUM_SAMPLES  # no duplicates from either restore
 
     records_after = _asha_records(experiment)

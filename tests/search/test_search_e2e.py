@@ -9,13 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-import optuna
 import pytest
 import torch
 
 from models.export import load_exported, predict_images
 from search.cli import main
-from search.experiment import JOURNAL, STUDY_NAME
+from search.experiment import load_study
 from search.results import inspect
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config
@@ -63,10 +62,8 @@ def test_search_runs_every_trial_and_reports_every_metric(search):
 
 def test_first_trial_is_the_configs_own_point_and_optuna_journal_matches(search):
     config, outcome = search
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(Path(outcome.experiment_uri) / JOURNAL))
-    )
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    study = load_study(outcome.experiment_uri)
+    assert study.study_name == "tiny"  # the experiment's name
     assert len(study.trials) == outcome.num_trials
     first = study.trials[0].params
     assert first["train.adv_weight"] == pytest.approx(config.train.adv_weight)
