@@ -2,7 +2,7 @@
 
 A reported key is `<split prefix><metric>`, e.g. `target_val_pdj20`. The protocol behind each name (which
 joints count, the normaliser, and the published number it is comparable with) is in `models.metrics` and
-in the README's protocol table.
+in docs/metrics.md.
 """
 
 from __future__ import annotations

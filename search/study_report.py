@@ -30,7 +30,7 @@ SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}
 PRIMARY = names.PDJ20  # the metric the verdicts are about: PDJ@0.2 over the shared joints
 EVAL_SE = "_eval_se"  # suffix: bootstrap standard error of a test metric over the split's images
 # (column header, metric name) in the study's Table 1 order: elbows first, then the shared joints
-# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (README: protocols).
+# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (docs/metrics.md).
 COLUMNS = (
     ("PDJ@.05 elbows", names.elbows(names.PDJ05)),
     ("PDJ@.2 elbows", names.elbows(names.PDJ20)),
@@ -265,7 +265,7 @@ def tables_markdown(study: StudyResult) -> str:
     note = (
         f"Mean ± std over {n} seeds; PDJ and PCK in %, RMSE in input pixels. "
         "Labelled joints count (occluded included) except in the visible-only column and tllib's PCK; "
-        '"all" = the joints both domains label (head-top excluded). Protocols: README, "Labels and metrics".'
+        '"all" = the joints both domains label (head-top excluded). Protocols: docs/metrics.md.'
     )
     return "\n\n".join(
         [
