@@ -18,6 +18,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
 
 from data_pipeline import storage
+from data_pipeline.outputs import check_kind
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
@@ -237,7 +238,9 @@ def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
 def check_launch(config: ExperimentConfig, name: str) -> str:
     """Every refusal a launch makes before Ray starts, and the experiment URI it would write; `posetune
     search launch --check` stops here. Refused: an experiment of that name (never mixed into), shards
-    that exist but lack a split the trials read, a given warm-start checkpoint that is missing or corrupt."""
+    that exist but lack a split the trials read, a given warm-start checkpoint that is missing or corrupt,
+    a storage path that is a file or lies under one."""
+    check_kind(config.storage.path, folder=True, flag="--storage")
     uri = experiment_uri(config.storage.path, name)
     if experiment_exists(uri):
         raise ConfigError(
