@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-pytest.importorskip("botorch")  # the `bench` extra
-
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 MINIMISER = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)  # Hartmann-6's, published
 
