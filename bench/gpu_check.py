@@ -213,13 +213,14 @@ def run_loader(args, shards: Path, input_size: int, gpu_images_per_s: float | No
 # ------------------------------------------------------------------------------------------------ search
 
 
-def run_search(args, work: Path, shards: Path, device) -> dict:
+def run_search(args, work: Path, shards: Path, device, crop: int) -> dict:
     """Two trials on one GPU (`resources.gpu: 0.5`): both must run at once and train on CUDA."""
     gpu = device.type == "cuda"
     s = args.search
     overrides = {
         "data.demo": False,
         "data.shards": str(shards),
+        "data.size": crop,  # the config must say how its shards were made (they are checked against it)
         "model.num_stacks": s["stacks"],
         "model.num_features": s["features"],
         "model.input_size": s["input"],
@@ -393,7 +394,7 @@ def main(argv=None) -> int:
         shards = section("shards", lambda: str(demo_shards(work, clips, crop)), needed=True)
     if shards:
         section("loader", lambda: run_loader(args, Path(shards), config.input_size, gpu_rate))
-        search = section("search", lambda: run_search(args, work, Path(shards), device))
+        search = section("search", lambda: run_search(args, work, Path(shards), device, crop))
         if search:
             section("predict", lambda: run_predict(args, work, search["experiment"], device))
     report["total_s"] = time.perf_counter() - started
