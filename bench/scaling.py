@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data_pipeline import procedural  # noqa: E402
+from data_pipeline.demo import write_demo  # noqa: E402
 from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, _list_units, parse_input, run_enhancement  # noqa: E402
 
 SURREAL_CLIPS, SURREAL_FRAMES = 67_582, 6_500_000
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
             data = work / f"demo-{frames}"
             started = time.perf_counter()
             if not (data / "surreal").is_dir():
-                procedural.write_demo(
+                write_demo(
                     data, clips=clips, frames=(FRAMES_PER_CLIP, FRAMES_PER_CLIP), target_images=10
                 )
             generated = time.perf_counter() - started

@@ -50,14 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo_data(args: argparse.Namespace) -> int:
     """Write the procedural demo set (`posetune data demo`)."""
-    from data_pipeline import procedural
+    from data_pipeline.demo import write_demo
     from data_pipeline.errors import DataError
 
     out = Path(args.out)
     if args.clips < 1:
         raise DataError(out, f"--clips must be at least 1, got {args.clips}")
     shift = parse_shift(args.shift, args.only)
-    summary = procedural.write_demo(
+    summary = write_demo(
         out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite, shift=shift
     )
     frames = summary["frames"]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from data_pipeline.procedural import video_fourcc, write_demo
+from data_pipeline.demo import video_fourcc, write_demo
 from data_pipeline.shift import DomainShift
 
 RECORDED_WITH = {"opencv": "5.1.0", "fourcc": "mp4v"}

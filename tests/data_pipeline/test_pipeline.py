@@ -10,7 +10,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from data_pipeline import procedural
+from data_pipeline.demo import write_demo
 from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
 from data_pipeline.manifest import SHARDS_MANIFEST
@@ -35,7 +35,7 @@ def ray_local():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    procedural.write_demo(root, clips=4, seed=3, frames=(4, 6), target_images=8)
+    write_demo(root, clips=4, seed=3, frames=(4, 6), target_images=8)
     surreal = root / "surreal"
     corrupt = list_surreal_clips(surreal, "train")[0]
     with open(corrupt.video, "wb") as f:  # a truncated, undecodable video
