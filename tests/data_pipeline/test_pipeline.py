@@ -259,7 +259,7 @@ def test_an_unreadable_target_listing_is_reported_and_the_source_still_written(r
 def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tmp_path):
     import pyarrow.fs as pafs
 
-    from data_pipeline.pipeline import _commit
+    from data_pipeline.shards_output import commit as _commit
 
     # A SubTreeFileSystem is not a LocalFileSystem: the object-store branch (copy, seal, clean up) runs.
     fs = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())
