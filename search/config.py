@@ -32,14 +32,13 @@ from pydantic import (
 )
 
 from data_pipeline import storage
+from data_pipeline.enhance_settings import EnhanceSettings
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
-from data_pipeline.pipeline import EnhanceSettings
 from data_pipeline.settings import settings_dataclass
 from data_pipeline.shift import DomainShift
-from models.hourglass import HourglassConfig
+from models.config import HourglassConfig, TrainConfig
 from models.metric_names import SELECTION, VALIDATION_METRICS
-from models.train import TrainConfig
 from search.errors import ConfigError, from_validation
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
