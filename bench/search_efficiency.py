@@ -137,7 +137,7 @@ def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune")
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
     start = time.perf_counter()
     if engine == "direct":
-        rows = drive_directly(config, uri, table, budget)
+        rows = drive_directly(config, uri, table_curve(table, config.search.seed), budget)
     else:
         ledger, stopper = _ledger_and_stopper(config.search.metric, budget)
         tuner = build_tuner(
@@ -146,10 +146,16 @@ def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune")
         )  # fmt: skip
         tuner.fit()
         rows = ledger.rows[:budget]
+    return search_record(rows, budget, config.search.mode, start)
+
+
+def search_record(rows: list[tuple[str, int, float]], budget: int, mode: str, start: float) -> dict:
+    """One search's (trial, epoch, value) rows in order of arrival as its best-so-far curve over `budget`
+    trial-epochs, its trials and the epochs each ran; `start` is its perf_counter start."""
     values = np.array([v for _, _, v in rows])
     # A search that ran out of trials before the budget keeps its best for the rest of it.
     values = np.concatenate([values, np.full(budget - len(values), values[-1] if len(values) else np.nan)])
-    direction = sign(config.search.mode)
+    direction = sign(mode)
     epochs_per_trial: dict[str, int] = {}
     for trial_id, epoch, _ in rows:
         epochs_per_trial[trial_id] = max(epochs_per_trial.get(trial_id, 0), epoch)
@@ -162,12 +168,32 @@ def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune")
     }
 
 
-def drive_directly(config, uri: str, table: dict, budget: int) -> list[tuple[str, int, float]]:
-    """The search's own OptunaSearch and ASHA (built by the functions build_tuner uses) driven one trial at
-    a time with the calls Tune's controller makes, in its order (ray 2.60 tune_controller.py:
-    _on_training_result, _schedule_trial_stop), without Ray: milliseconds per trial instead of Tune's
-    per-trial actor round trips. With one trial at a time it reproduces the Tune engine result for result
-    (tests/bench/test_search_efficiency.py checks it)."""
+def table_curve(table: dict, search_seed: int):
+    """A replayed trial's curve: the recorded run of the grid point nearest to its suggestion."""
+
+    def curve_of(params: dict[str, Any]) -> list[float]:
+        seed = replay_seed(table["seeds"], search_seed, params)
+        return table["curves"][f"{grid_key(nearest(table, params))}|{seed}"]
+
+    return curve_of
+
+
+def drive_directly(
+    config, uri: str, curve_of, budget: int, *, sampler=None, ray_searcher: bool = False
+) -> list[tuple[str, int, float]]:
+    """The search's own searcher and ASHA (built by the functions build_tuner uses: the product's
+    TruthfulOptunaSearch, whatever tells Optuna) driven with the calls Tune's controller makes, in its order
+    (ray 2.60 tune_controller.py: _on_training_result, _process_trial_result, stop_trial), without Ray:
+    milliseconds per trial instead of Tune's per-trial actor round trips. `curve_of(params)` is a trial's
+    metric at epochs 1, 2, ...; `sampler` replaces the config's Optuna sampler; `ray_searcher` drives Ray's
+    own OptunaSearch instead (the same study, told what Ray tells it: to measure what the product's fixes).
+
+    `search.max_concurrent` trials run at once, every epoch taking one unit of time: each round every
+    running trial reports its next epoch (in the order they started), stopped trials free their slot, and
+    the free slots are filled by new suggestions before the next round, so a suggestion sees every result
+    reported before it and the still-running trials (TPE's constant liar). With one trial at a time this
+    reproduces the Tune engine result for result (tests/bench/test_search_efficiency.py checks it). At the
+    budget the search ends and the trials still running are stopped as Tune's stopper stops them."""
     from types import SimpleNamespace
 
     from ray.tune.schedulers import TrialScheduler
@@ -175,22 +201,51 @@ def drive_directly(config, uri: str, table: dict, budget: int) -> list[tuple[str
     from search.tuner import _scheduler, _searcher
 
     metric, mode = config.search.metric, config.search.mode
-    searcher, scheduler = _searcher(config, uri), _scheduler(config)
+    searcher, scheduler = _searcher(config, uri, sampler), _scheduler(config)
+    if ray_searcher:  # the product's searcher only adds methods and plain attributes to Ray's
+        from ray.tune.search.optuna import OptunaSearch
+
+        searcher.__class__ = OptunaSearch
     if scheduler is not None:
         scheduler.set_search_properties(metric, mode)
     rows: list[tuple[str, int, float]] = []
-    for number in range(config.search.num_samples):
-        trial = SimpleNamespace(trial_id=f"{number:05d}")
-        params = searcher.suggest(trial.trial_id)
-        if params is None:
-            break
-        if scheduler is not None:
-            scheduler.on_trial_add(None, trial)
-        seed = replay_seed(table["seeds"], config.search.seed, params)
-        curve = table["curves"][f"{grid_key(nearest(table, params))}|{seed}"]
-        for epoch, value in enumerate(curve, start=1):
-            result = {metric: value, "training_iteration": epoch}
-            rows.append((trial.trial_id, epoch, float(value)))
+    running: list[dict] = []  # {trial, curve, epoch, result} of the trials running now, in start order
+    started, exhausted = 0, False
+
+    def finish(entry: dict) -> None:
+        trial, result = entry["trial"], entry["result"]
+        if result is None:  # Tune's stop_trial of a trial that never reported
+            if scheduler is not None:
+                scheduler.on_trial_remove(None, trial)
+            searcher.on_trial_complete(trial.trial_id)
+        else:
+            if scheduler is not None:
+                scheduler.on_trial_complete(None, trial, result)
+            searcher.on_trial_complete(trial.trial_id, result=result)  # its last result
+        running.remove(entry)
+
+    while True:
+        while not exhausted and len(running) < config.search.max_concurrent:
+            if started >= config.search.num_samples:
+                exhausted = True
+                break
+            trial = SimpleNamespace(trial_id=f"{started:05d}")
+            started += 1
+            params = searcher.suggest(trial.trial_id)
+            if params is None:
+                exhausted = True
+                break
+            if scheduler is not None:
+                scheduler.on_trial_add(None, trial)
+            running.append({"trial": trial, "curve": curve_of(params), "epoch": 0, "result": None})
+        if not running:
+            return rows
+        for entry in list(running):  # one round: each running trial's next epoch
+            trial = entry["trial"]
+            entry["epoch"] += 1
+            value = entry["curve"][entry["epoch"] - 1]
+            result = entry["result"] = {metric: value, "training_iteration": entry["epoch"]}
+            rows.append((trial.trial_id, entry["epoch"], float(value)))
             out_of_budget = len(rows) >= budget  # the budget Stopper ends the search on this result
             decision = TrialScheduler.CONTINUE
             if out_of_budget:
@@ -199,14 +254,12 @@ def drive_directly(config, uri: str, table: dict, budget: int) -> list[tuple[str
                 decision = scheduler.on_trial_result(None, trial, result)
             if decision != TrialScheduler.STOP:  # Tune tells the searcher only the results that go on
                 searcher.on_trial_result(trial.trial_id, result)
-            if decision == TrialScheduler.STOP:
-                break
-        if scheduler is not None:
-            scheduler.on_trial_complete(None, trial, result)
-        searcher.on_trial_complete(trial.trial_id, result=result)  # its last result
-        if len(rows) >= budget:
-            break
-    return rows
+            if decision == TrialScheduler.STOP or entry["epoch"] == len(entry["curve"]):
+                finish(entry)
+            if out_of_budget:
+                for other in list(running):
+                    finish(other)
+                return rows
 
 
 # ----------------------------------------------------------------------------------------- statistics

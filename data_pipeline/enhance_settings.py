@@ -14,22 +14,24 @@ from data_pipeline.enhance import brightness_mode
 from data_pipeline.settings import settings_dataclass
 
 SURREAL_SPLITS = ("train", "val", "test")
-TARGET_KINDS = ("lsp", "lsp-extended", "coco", "mpii")
+TARGET_KINDS = ("lsp", "lsp-extended", "coco", "mpii", "folder")
 # How many paths each kind takes (required, optional).
-_PATHS = {"surreal": (1, 0), "lsp": (1, 0), "lsp-extended": (1, 0), "coco": (2, 1), "mpii": (2, 1)}
+_PATHS = {"surreal": (1, 0), "lsp": (1, 0), "lsp-extended": (1, 0), "coco": (2, 1), "mpii": (2, 1), "folder": (1, 0)}
 _USAGE = {
     "surreal": "surreal:DIR",
     "lsp": "lsp:DIR",
     "lsp-extended": "lsp-extended:DIR",
     "coco": "coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json]",
     "mpii": "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat]",
+    "folder": "folder:IMAGE_DIR",
 }
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """One dataset to enhance: `surreal:DIR`, `lsp:DIR`, `lsp-extended:DIR`, `coco:ANN.json:IMGDIR[:SPLITS]`
-    or `mpii:ANN.json:IMGDIR[:HEAD_BOXES.mat]` (the MPII JSON conversion; gt_valid.mat for PCKh)."""
+    or `mpii:ANN.json:IMGDIR[:HEAD_BOXES.mat]` (the MPII JSON conversion; gt_valid.mat for PCKh), or
+    `folder:IMGDIR` (unlabelled photos, one person each: data_pipeline.readers.folder)."""
 
     kind: str
     paths: tuple[str, ...]

@@ -30,6 +30,7 @@ from data_pipeline.readers import (
     read_mpii_image,
     read_surreal_clip,
 )
+from data_pipeline.readers.folder import list_folder_images, read_folder_image
 from data_pipeline.readers.sample import Sample
 from data_pipeline.schema import SHARD_SCHEMA, encode_image, encode_mask
 
@@ -38,8 +39,12 @@ from data_pipeline.schema import SHARD_SCHEMA, encode_image, encode_mask
 
 def enhance_sample(sample: Sample, settings: EnhanceSettings) -> dict:
     """Brightness (source only) -> crop around the person -> encode: one row of the shard schema."""
+    # An unlabelled photo (no mask, no joint: a `folder:` target) is the person's crop whole; a frame whose
+    # mask is empty and no joint labelled has no person in it.
+    unlabelled_photo = sample.mask is None and sample.domain == "target"
     if (sample.mask is None or not sample.mask.any()) and not np.asarray(sample.labelled).any():
-        raise ValueError("no person in the frame: empty mask and no labelled joint")
+        if not unlabelled_photo:
+            raise ValueError("no person in the frame: empty mask and no labelled joint")
     image = sample.image
     centred = settings.brightness != "none" and sample.domain == "source" and sample.mask is not None
     if centred:
@@ -141,6 +146,8 @@ def list_units(spec: InputSpec, seed: int = 0) -> tuple[list[dict], list[dict], 
         listings = [lambda: list_coco_images(spec.paths[0], spec.paths[1], splits_file=extra, seed=seed)]
     elif spec.kind == "mpii":
         listings = [lambda: list_mpii_images(spec.paths[0], spec.paths[1], head_boxes=extra, seed=seed)]
+    elif spec.kind == "folder":
+        listings = [lambda: list_folder_images(spec.paths[0], seed=seed)]
     else:
         listings = [lambda: list_lsp_images(spec.paths[0], extended=spec.kind == "lsp-extended")]
     items, skipped, unassigned = [], [], []
@@ -179,6 +186,8 @@ def _read_unit(kind: str, ref, settings: EnhanceSettings) -> list[Sample]:
         return read_coco_image(ref)
     if kind == "mpii":
         return read_mpii_image(ref)
+    if kind == "folder":
+        return [read_folder_image(ref)]
     return [read_lsp_image(ref)]
 
 

@@ -76,7 +76,7 @@ def _mapping(source: tuple[str, ...], pairs: dict[str, str]) -> np.ndarray:
 # not 13/14, which are the collar bones. SMPL's Head (15) is the head's *centre*, LSP's head-top is the top
 # of the skull: no adaptation can close that label shift, so head_top is unlabelled on SURREAL (neither
 # supervised nor scored there). SMPL's Neck (12) sits at the base of the neck, a little below LSP's neck
-# (MPII's upper neck): kept, as the nearest joint, and named in the README's protocol table.
+# (MPII's upper neck): kept, as the nearest joint, and named in docs/metrics.md.
 SMPL24_TO_LSP14 = _mapping(
     SMPL24,
     {

@@ -94,7 +94,8 @@ class ShardDataset:
 
     `limit` keeps a seeded random subset of that many rows (`limit_seed`), the same whatever the trial.
     `cache_dir` ("auto": `shard_cache.default_cache_dir()`) holds the node's memory-mapped copy of the split;
-    None reads the split into this process's private memory instead."""
+    None reads the split into this process's private memory instead. `labels=False` hides every keypoint
+    label (all joints unlabelled, positions zero): the split as a target without labels would be."""
 
     def __init__(
         self,
@@ -108,6 +109,7 @@ class ShardDataset:
         limit: int | None = None,
         limit_seed: int = 0,
         cache_dir: str | os.PathLike | None = "auto",
+        labels: bool = True,
     ):
         self.root, self.domain, self.split = root, domain, split
         self.input_size, self.augment, self.seed = int(input_size), augment, int(seed)
@@ -149,6 +151,10 @@ class ShardDataset:
             for name in ("labelled", "visible")
         )  # fmt: skip
         self._head_size = table.column("head_size").to_numpy(zero_copy_only=False).astype(np.float32)[rows]
+        if not labels:
+            self._joints[:] = 0.0
+            self._labelled[:] = False
+            self._visible[:] = False
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -5,7 +5,6 @@ rename (local, NFS) or, on object stores, copy it over and seal it by writing `s
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import uuid
 
@@ -16,6 +15,7 @@ from data_pipeline import storage
 from data_pipeline.enhance_settings import InputSpec
 from data_pipeline.errors import DataError
 from data_pipeline.manifest import SHARDS_MANIFEST, write_shards_manifest
+from data_pipeline.outputs import check_output
 
 
 def path_exists(fs: pafs.FileSystem, path: str) -> bool:
@@ -34,28 +34,20 @@ def _is_shards(fs: pafs.FileSystem, path: str) -> bool:
 def _check_output(
     fs: pafs.FileSystem, out: str, final: str, inputs: list[InputSpec], overwrite: bool
 ) -> None:
-    """Refuse an output that is, holds or lies inside an input, and one `--overwrite` may not replace."""
-    if isinstance(fs, pafs.LocalFileSystem):
-        target = os.path.realpath(final)
-        for spec in inputs:
-            for path in spec.paths:
-                source = os.path.realpath(path)
-                if os.path.commonpath([target, source]) in (target, source):
-                    raise DataError(out, f"overlaps the input {path}: outputs never overwrite inputs")
-    if path_exists(fs, final):
-        if not overwrite:
-            raise DataError(out, "output already exists; pass overwrite=True (--overwrite) to replace it")
-        if not _is_shards(fs, final):
-            raise DataError(
-                out,
-                f"was not written by `posetune data enhance` (no {SHARDS_MANIFEST}): refusing to replace it",
-            )
+    """The output rule (`data_pipeline.outputs`): a folder that is, holds or lies inside no input, and
+    replaces only shards this job wrote (their manifest), with `--overwrite`."""
+    check_output(
+        out, folder=True, inputs=[p for spec in inputs for p in spec.paths], overwrite=overwrite,
+        owned=lambda fs, path: _is_shards(fs, path),
+    )  # fmt: skip
+
 
 
 def commit(fs: pafs.FileSystem, tmp: str, final: str, manifest: dict, overwrite: bool) -> None:
     """Put the finished output under its final name, the new output in place before the old is deleted;
     the manifest is the last thing to appear."""
-    if path_exists(fs, final) and not (overwrite and _is_shards(fs, final)):
+    empty = path_exists(fs, final) and not fs.get_file_info(pafs.FileSelector(final))
+    if path_exists(fs, final) and not empty and not (overwrite and _is_shards(fs, final)):
         raise DataError(final, "output appeared while the job ran; not overwriting it")
     if isinstance(fs, pafs.LocalFileSystem):
         write_shards_manifest(fs, tmp, manifest)

@@ -4,7 +4,7 @@ procedural source (SURREAL format), each named factor with a strength knob.
 A strength of 0 renders that factor as the source does; 1 is the default strength (what `posetune demo`
 uses). The factors are drawn from separate random streams, so two targets written with the same seed and
 different strengths show the same people in the same poses: a target with ONE factor at 1 and the others
-at 0 isolates that factor's share of the gap. The README's "The demo's domain shift" documents each one.
+at 0 isolates that factor's share of the gap. docs/data-formats.md ("The demo set") documents each one.
 
 Pure numpy/OpenCV: every function takes an explicit `numpy.random.Generator`.
 """

@@ -16,6 +16,7 @@ import torch
 
 from data_pipeline.errors import DataError
 from data_pipeline.joints import FLIP_PAIRS, LSP14, SKELETON
+from data_pipeline.outputs import replacing_file
 from models.hourglass import StackedHourglass
 from models.train import TrainConfig, predict
 
@@ -51,10 +52,41 @@ def save_exported(
         "hyperparameters": _plain(hyperparameters or {}),
         "provenance": _plain(provenance or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with replacing_file(path) as tmp:  # a failure leaves no half-written file behind
+        torch.save(payload, tmp)
     return path
+
+
+def is_exported(fs, path: str) -> bool:
+    """Whether the file at `path` (on pyarrow filesystem `fs`) is a model file posetune exported: what
+    `--overwrite` may replace (`data_pipeline.outputs`)."""
+    import io
+
+    import pyarrow.fs as pafs
+
+    try:
+        if isinstance(fs, pafs.LocalFileSystem):  # read lazily: a big foreign file is not read whole
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        else:
+            with fs.open_input_stream(path) as stream:
+                payload = torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+    except Exception:  # anything torch cannot read as a weights-only file is not ours
+        return False
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def is_exported_onnx(fs, path: str) -> bool:
+    """Whether the ONNX file at `path` carries the metadata `export_onnx` writes."""
+    import io
+
+    import onnx
+
+    try:
+        with fs.open_input_stream(path) as stream:
+            graph = onnx.load_model(io.BytesIO(stream.read()), load_external_data=False)
+    except Exception:  # not an ONNX file at all
+        return False
+    return any(p.key == "format" and p.value == FORMAT for p in graph.metadata_props)
 
 
 def inference_config(config: TrainConfig, device: str = "auto") -> TrainConfig:
@@ -147,19 +179,25 @@ def export_onnx(model: StackedHourglass, config: TrainConfig, path: str | os.Pat
     Traced on a CPU copy in fp32, so a model loaded on a GPU exports the same graph."""
     import copy
 
+    import onnx
+
     path = Path(path)
     model = copy.deepcopy(model).float().cpu().eval().to(memory_format=torch.contiguous_format)
     size = config.model.input_size
     dummy = torch.zeros(1, 3, size, size)
-    torch.onnx.export(
-        model,
-        (dummy,),
-        str(path),
-        input_names=["image"],
-        output_names=["heatmaps"],
-        dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
-        dynamo=False,
-    )
+    with replacing_file(path) as tmp:
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["heatmaps"],
+            dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+            dynamo=False,
+        )
+        graph = onnx.load_model(str(tmp))
+        onnx.helper.set_model_props(graph, {"format": FORMAT})  # what `is_exported_onnx` looks for
+        onnx.save_model(graph, str(tmp))
     return path
 
 

@@ -2,7 +2,7 @@
 
 A reported key is `<split prefix><metric>`, e.g. `target_val_pdj20`. The protocol behind each name (which
 joints count, the normaliser, and the published number it is comparable with) is in `models.metrics` and
-in the README's protocol table.
+in docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -47,5 +47,40 @@ def split_scalars() -> tuple[str, ...]:
     return (*pdj, *map(elbows, pdj), *map(visible_only, pdj), RMSE, PCK05_TLLIB, PCKH50, LOSS)
 
 
-# What a search may select trials on: a scalar of a validation split (never a test split).
-VALIDATION_METRICS = tuple(prefix + name for prefix in VAL_PREFIXES for name in split_scalars())
+# Label-free scores (models.label_free): none reads a target label, so they select without target labels.
+FLIP_AGREE = "flip_agree"  # target-val: prediction vs mirrored prediction on the mirrored image (left/right swapped)
+JITTER_AGREE = "jitter_agree"  # target-val: prediction vs the one on a rotated/scaled/shifted copy, mapped back
+PEAK_CONF = "peak_conf"  # target-val: mean peak probability of each joint's spatial distribution
+ENTROPY = "entropy"  # target-val: mean normalised entropy of each joint's spatial distribution
+LABEL_FREE_SPLIT = (FLIP_AGREE, JITTER_AGREE, PEAK_CONF, ENTROPY)  # under the TARGET_VAL prefix
+DEV = "dev_risk"  # Deep Embedded Validation: density-ratio-weighted source-val loss (You et al. 2019)
+DOMAIN_PROBE_ACC = "domain_probe_acc"  # a logistic-regression probe's held-out source/target accuracy
+DOMAIN_ACC = "domain_acc"  # the trial's own domain classifier's accuracy (only trials with one: not selectable)
+
+LABELLED_TARGET_METRICS = tuple(TARGET_VAL + name for name in split_scalars())
+LABEL_FREE_METRICS = (
+    *(SOURCE_VAL + name for name in split_scalars()),
+    *(TARGET_VAL + name for name in LABEL_FREE_SPLIT),
+    DEV,
+    DOMAIN_PROBE_ACC,
+)
+
+# What a search may select trials on: a scalar of a validation split (never a test split), or a label-free score.
+VALIDATION_METRICS = (*LABELLED_TARGET_METRICS, *LABEL_FREE_METRICS)
+
+# Lower is better for these (errors, losses, uncertainty, domain separability); higher for every other one.
+_LOWER_IS_BETTER = (RMSE, LOSS, ENTROPY, DEV, DOMAIN_PROBE_ACC, DOMAIN_ACC)
+MODES = {
+    metric: ("min" if any(metric.endswith(low) for low in _LOWER_IS_BETTER) else "max")
+    for metric in (*VALIDATION_METRICS, DOMAIN_ACC)
+}
+
+
+def mode(metric: str) -> str:
+    """Whether `metric` (a VALIDATION_METRICS name) is better high ("max") or low ("min")."""
+    return MODES[metric]
+
+
+def needs_target_labels(metric: str) -> bool:
+    """Whether a validation metric reads target labels (then a target without labels cannot select by it)."""
+    return metric not in LABEL_FREE_METRICS

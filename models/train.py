@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from data_pipeline import storage
 from data_pipeline.loader import before_forking_workers, seeded_subset, worker_init
+from models import label_free
 from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda
 from models.config import TrainConfig  # the settings live in the light models.config
@@ -277,10 +278,21 @@ def predict(
 
 
 @torch.no_grad()
-def _run_eval(model, classifier, loader: DataLoader, config: TrainConfig, runtime: _Runtime) -> dict:
-    """Predictions (sub-pixel and argmax cells), ground truth, masks, head sizes, mean pose loss and (with a
-    classifier) domain logits over an `eval_loader`."""
+def _run_eval(
+    model, classifier, loader: DataLoader, config: TrainConfig, runtime: _Runtime, views: bool = False
+) -> dict:
+    """Predictions (sub-pixel and argmax cells), ground truth, masks, head sizes, mean pose loss, (with a
+    classifier) domain logits, and the label-free inputs (models.label_free; `views`: with the mirrored
+    and jittered pass) over an `eval_loader`."""
     codec = _codec(config)
+
+    def forward(x):
+        with runtime.autocast():
+            return model(x)
+
+    collector = label_free.SplitCollector(
+        config.loss, config.model.input_size, views, forward, lambda maps: decode_predictions(maps, config)[0]
+    )
     keep: dict[str, list] = {k: [] for k in ("pred", "cells", "gt", "labelled", "visible", "head_size")}
     logits = []
     loss_sum, count = 0.0, 0
@@ -299,7 +311,9 @@ def _run_eval(model, classifier, loader: DataLoader, config: TrainConfig, runtim
                 logits.append(classifier(_domain_input(heatmaps, features, config.adv_attach)).float().cpu())
         loss_sum += float(pose_loss(config.loss, heatmaps, target, weights)) * len(x)
         count += len(x)
-        keep["pred"].append(decode_predictions(heatmaps[:, -1], config)[0].cpu().numpy())
+        pred = decode_predictions(heatmaps[:, -1], config)[0]
+        collector.add(x, heatmaps, features, target, weights, pred)
+        keep["pred"].append(pred.cpu().numpy())
         keep["cells"].append(codec.argmax_cells(heatmaps[:, -1]).cpu().numpy())
         for key in ("labelled", "visible", "head_size"):
             keep[key].append(batch[key].numpy())
@@ -312,12 +326,18 @@ def _run_eval(model, classifier, loader: DataLoader, config: TrainConfig, runtim
     out = {key: np.concatenate(values) for key, values in keep.items()}
     out["loss"] = loss_sum / count
     out["logits"] = torch.cat(logits).numpy() if logits else None
+    out["label_free"] = collector.result()
     return out
 
 
 def split_metrics(out: dict, config: TrainConfig, prefix: str) -> dict:
-    """Every metric of one evaluated split (models.metrics.summarize) plus its pose loss, under `prefix`."""
-    metrics = summarize(
+    """Every metric of one evaluated split (models.metrics.summarize) plus its pose loss, under `prefix`, and
+    the split's label-free scores when it was evaluated with views. A split with no labelled joint at all
+    (an unlabelled target) reports the label-free scores only."""
+    metrics = label_free.split_scores(out.get("label_free", {}), prefix)
+    if not np.asarray(out["labelled"]).any():
+        return metrics
+    metrics |= summarize(
         out["pred"],
         out["gt"],
         out["labelled"],
@@ -346,7 +366,7 @@ def evaluation_outputs(
             raise ValueError("evaluate() needs the TrainConfig when given a model")
     runtime = _runtime(config)
     model.to(runtime.device, memory_format=runtime.memory_format)
-    return _run_eval(model, None, eval_loader(dataset, config), config, runtime), config
+    return _run_eval(model, None, eval_loader(dataset, config), config, runtime, views=True), config
 
 
 def evaluate(
@@ -702,14 +722,21 @@ def _losses(run: _Run, batch: dict, target_images: torch.Tensor | None, grl: flo
 
 
 def _validate(run: _Run) -> dict:
-    """Every metric on target validation and source validation, and the domain classifier's accuracy."""
-    full, logits = {}, {}
+    """Every metric on target validation and source validation, the domain classifier's accuracy, and the
+    label-free scores (models.label_free: the mirrored/jittered pass on target validation only)."""
+    full, logits, collected = {}, {}, {}
     for prefix, loader in run.validation.items():
-        out = _run_eval(run.model, run.classifier, loader, run.config, run.runtime)
+        views = prefix == names.TARGET_VAL
+        out = _run_eval(run.model, run.classifier, loader, run.config, run.runtime, views=views)
         if not np.isfinite(out["loss"]):
             raise NonFiniteLossError(f"{prefix}loss became {out['loss']}")
         full.update(split_metrics(out, run.config, prefix))
-        logits[prefix] = out["logits"]
+        logits[prefix], collected[prefix] = out["logits"], out["label_free"]
+    full.update(
+        label_free.cross_split_scores(
+            collected[names.SOURCE_VAL], collected[names.TARGET_VAL], logits[names.SOURCE_VAL]
+        )
+    )
     if run.classifier is not None:
         # Accuracy of "logit > 0 means source" over source_val (label 1) and target_val (label 0).
         hits = np.concatenate([logits[names.SOURCE_VAL] > 0, logits[names.TARGET_VAL] <= 0])

@@ -20,7 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-# Documented in the README ("Exit codes"): 0 done, 1 the search ran and no trial finished, 2 bad input
+# Documented in the README ("Using it", exit codes): 0 done, 1 the search ran and no trial finished, 2 bad input
 # (refused before anything ran), 3 interrupted (resume it), 130 Ctrl-C outside a search.
 EXIT_CODES = {SearchFailed: 1, DataError: 2, ConfigError: 2, SearchInterrupted: 3}
 

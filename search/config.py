@@ -38,7 +38,14 @@ from data_pipeline.loader import AugmentConfig
 from data_pipeline.settings import settings_dataclass
 from data_pipeline.shift import DomainShift
 from models.config import HourglassConfig, TrainConfig
-from models.metric_names import SELECTION, VALIDATION_METRICS
+from models.metric_names import (
+    LABEL_FREE_METRICS,
+    SELECTION,
+    SOURCE_VAL,
+    VALIDATION_METRICS,
+    needs_target_labels,
+)
+from models.metric_names import mode as metric_mode
 from search.errors import ConfigError, from_validation
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -55,7 +62,12 @@ class DataConfig(EnhanceSettings):
 
     source: StrictStr = Field("", description='"surreal:DIR" (DIR holds cmu/)')
     targets: list[StrictStr] = Field(
-        default_factory=list, description='"lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR"'
+        default_factory=list,
+        description='"lsp:DIR", "lsp-extended:DIR", "coco:ANN.json:IMGDIR", "folder:IMGDIR" (unlabelled photos)',
+    )
+    target_labels: Literal["labelled", "none"] = Field(
+        "labelled",
+        description="none: no target keypoint labels (read or not): select by a label-free metric, report none",
     )
     demo: StrictBool = Field(
         False, description="generate the procedural demo set next to the shards and use it"
@@ -127,7 +139,9 @@ class SearchConfig:
     metric: StrictStr = Field(
         SELECTION, description="a validation metric the trials report (models.metric_names)"
     )
-    mode: Literal["max", "min"] = Field("max", description="whether the metric is better high or low")
+    mode: Literal["max", "min"] | None = Field(
+        None, description="whether the metric is better high or low (null: the metric's own, metric_names.MODES)"
+    )
     algorithm: Literal["tpe", "random"] = Field("tpe", description="Optuna's TPE or random sampling")
     num_samples: StrictInt = Field(8, ge=1, description="trials in all")
     max_concurrent: StrictInt = Field(2, ge=1, description="trials running at once")
@@ -146,6 +160,19 @@ class SearchConfig:
             hint = f"; did you mean {close[0]}?" if close else f" (e.g. {SELECTION})"
             raise ValueError(f"{metric!r} is not a validation metric the trials report{hint}")
         return metric
+
+    @model_validator(mode="after")
+    def _metric_mode(self) -> SearchConfig:
+        """The mode is the metric's own (written once, in metric_names): filled in, or checked."""
+        own = metric_mode(self.metric)
+        if self.mode is None:
+            self.mode = own
+        elif self.mode != own:
+            raise ValueError(
+                f"mode {self.mode!r} contradicts {self.metric}, which is better "
+                f"{'high' if own == 'max' else 'low'}: drop search.mode or set it to {own!r}"
+            )
+        return self
 
 
 @settings_dataclass
@@ -355,6 +382,14 @@ def _check_across_sections(config: ExperimentConfig, path: str | None) -> None:
             path=path,
             key="train.device",
         )
+    if config.data.target_labels == "none" and needs_target_labels(config.search.metric):
+        raise ConfigError(
+            f"{config.search.metric!r} reads target labels but data.target_labels is none: select by a "
+            f"label-free metric ({', '.join(m for m in LABEL_FREE_METRICS if not m.startswith(SOURCE_VAL))} "
+            f"or a {SOURCE_VAL}* one)",
+            path=path,
+            key="search.metric",
+        )
     for dotted, spec in config.search.space.items():
         _check_searched_key(config, dotted, spec, path)
     _check_pretrain_set(config, path)
@@ -468,9 +503,13 @@ def load_yaml(text: str, *, where: str | None = None, key: str | None = None):
 # --------------------------------------------------------------------------------------------- files
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | os.PathLike, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> ExperimentConfig:
     """Read a YAML config (a path, or the name of a shipped config such as `demo`) and apply
-    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`)."""
+    `key=value` overrides (values parsed as YAML: `train.lr=1e-3`, `data.targets=[lsp:/data/lsp]`), then
+    `values`, dotted keys set to values as they are: what a CLI option such as `--storage` gives is a
+    value, never YAML text (`--storage 'runs #1'` is that folder, not `runs` and a comment)."""
     path = resolve_config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -484,7 +523,28 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError("the config must be a mapping of sections", path=str(path))
     for override in overrides or []:
         apply_override(raw, override, path=str(path))
+    _unsearch_fixed(raw, overrides or [], path=str(path))
+    for dotted, value in (values or {}).items():
+        _set_dotted(raw, dotted, value, path=str(path))
     return config_from_dict(raw, path=str(path))
+
+
+def _unsearch_fixed(raw: dict, overrides: list[str], *, path: str | None) -> None:
+    """A key the user fixes with an override (`--set train.lr=1e-3`, or `--set train={lr: 1e-3}`) leaves
+    the config's search space: a shipped config searches train.lr, and the user's value must be the one
+    every trial trains with (the search would otherwise draw over it)."""
+    space = (raw.get("search") or {}).get("space")
+    if not isinstance(space, dict):
+        return
+    for override in overrides:
+        key, _, text = override.partition("=")
+        key = key.strip()
+        fixed = [key]
+        if key in SECTIONS:  # a whole section given as a mapping: each of its keys is fixed
+            value = load_yaml(text, where=path, key=f"--set {key}")
+            fixed = [f"{key}.{name}" for name in value] if isinstance(value, dict) else []
+        for dotted in fixed:
+            space.pop(dotted, None)
 
 
 def apply_override(raw: dict, override: str, *, path: str | None = None) -> None:

@@ -17,12 +17,16 @@ def _pdj(metrics: dict, prefix: str) -> str:
     return "  -  " if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
-def epoch_line(who: str, metrics: dict, epochs: int) -> str:
-    """`who epoch e/E: source-val PDJ@0.2 … target-val PDJ@0.2 … loss … (s)` for one reported epoch."""
+def epoch_line(who: str, metrics: dict, epochs: int, metric: str | None = None) -> str:
+    """`who epoch e/E: source-val PDJ@0.2 … target-val PDJ@0.2 … [the search metric …] loss … (s)` for one
+    reported epoch (the search metric shown when it is neither PDJ@0.2: a label-free score, say)."""
+    shown = {names.SOURCE_VAL + names.PDJ20, names.TARGET_VAL + names.PDJ20, None}
+    value = metrics.get(metric) if metric not in shown else None
+    selected = f"{metric} {value:.4g}  " if isinstance(value, float) and math.isfinite(value) else ""
     return (
         f"{who} epoch {int(metrics['epoch'])}/{epochs}: "
         f"source-val PDJ@0.2 {_pdj(metrics, names.SOURCE_VAL)}  "
-        f"target-val PDJ@0.2 {_pdj(metrics, names.TARGET_VAL)}  "
+        f"target-val PDJ@0.2 {_pdj(metrics, names.TARGET_VAL)}  {selected}"
         f"loss {metrics.get('train_loss', float('nan')):.4g}  ({metrics.get('epoch_time_s', float('nan')):.1f} s)"
     )
 
@@ -52,7 +56,7 @@ class ConsoleProgress(tune.Callback):
         print(f"{self._who(trial)} started: {_params(trial.config, self.searched)}", flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        print(epoch_line(self._who(trial), result, self.epochs), flush=True)
+        print(epoch_line(self._who(trial), result, self.epochs, self.metric), flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}

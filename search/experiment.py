@@ -29,14 +29,14 @@ from ray.tune import Tuner
 from data_pipeline import storage
 from search import PACKAGE_ROOT
 from search.config import ExperimentConfig, config_from_dict
-from search.credentials import redact, redact_argv, redact_text
+from search.credentials import redact, redact_argv
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
 EXPERIMENT_MANIFEST = "experiment.json"
 OLD_EXPERIMENT_MANIFEST = "manifest.json"  # what posetune < 0.3 called it; still read on resume
 JOURNAL = "optuna-journal.log"
-STUDY_NAME = "posetune"  # the Optuna study inside the journal
+LEGACY_STUDY_NAME = "posetune"  # every experiment's study before studies were named after experiments
 
 
 def experiment_uri(storage_path: str, name: str) -> str:
@@ -98,9 +98,9 @@ def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> 
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": name,
-        "experiment_uri": redact_text(uri),
+        "experiment_uri": uri,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": redact(config.to_dict()),
+        "config": config.to_dict(),
         "versions": _versions(),
         "git_sha": _git_sha(),
         "command": redact_argv(sys.argv),
@@ -110,11 +110,14 @@ def write_experiment_manifest(uri: str, name: str, config: ExperimentConfig) -> 
 
 
 def write_manifest_dict(uri: str, manifest: dict[str, Any]) -> None:
-    """Write (or rewrite, after `resume --more`) the experiment manifest at `uri`."""
+    """Write (or rewrite, after `resume --more` or the warm start) the experiment manifest at `uri`.
+
+    Every record in it passes through `redact` here, whoever added it (the launch's config and command,
+    the warm start's pretraining config, ...): no caller has to remember to."""
     fs, path = storage.resolve(uri)
     fs.create_dir(path, recursive=True)
     with fs.open_output_stream(f"{path}/{EXPERIMENT_MANIFEST}") as stream:
-        stream.write(json.dumps(manifest, indent=2, default=str).encode())
+        stream.write(json.dumps(redact(manifest), indent=2, default=str).encode())
 
 
 def _git_sha() -> str | None:
@@ -155,6 +158,33 @@ def journal_storage(uri: str) -> optuna.storages.JournalStorage:
     if storage.is_local(uri):
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal_path(uri)))
     return optuna.storages.JournalStorage(StoredJournalBackend(journal_path(uri), uri))
+
+
+def study_name(uri: str) -> str:
+    """The Optuna study of the experiment at `uri`: named after the experiment, so experiments can share one
+    Optuna storage and optuna-dashboard tells them apart."""
+    return storage.resolve(uri)[1].rstrip("/").rsplit("/", 1)[-1]
+
+
+def load_study(uri: str) -> optuna.Study | None:
+    """The experiment's Optuna study, read from the journal stored with it; None when there is no journal.
+
+    The study named after the experiment, or the journal's only study: an experiment launched before
+    studies were named (`LEGACY_STUDY_NAME`), or a folder renamed since its launch."""
+    journal = read_journal(uri)
+    if journal is None:
+        return None
+    names = [study.study_name for study in journal.get_all_studies()]
+    name = study_name(uri)
+    if name not in names:
+        if len(names) != 1:
+            raise ConfigError(
+                f"the Optuna journal holds {len(names)} studies ({', '.join(names) or 'none'}), none named "
+                f"after the experiment ({name!r})",
+                path=storage.join(uri, JOURNAL),
+            )
+        name = names[0]
+    return optuna.load_study(study_name=name, storage=journal)
 
 
 class StoredJournalBackend(optuna.storages.journal.JournalFileBackend):

@@ -14,10 +14,12 @@ import pyarrow.fs
 
 from data_pipeline import storage
 from data_pipeline.errors import DataError
-from models.export import export_onnx, save_exported
+from data_pipeline.outputs import check_output
+from models import metric_names as names
+from models.export import export_onnx, is_exported, is_exported_onnx, save_exported
 from models.train import load_checkpoint
 from search.best import best_by
-from search.credentials import redact_text
+from search.credentials import redact
 from search.errors import ConfigError
 from search.experiment import experiment_config
 from search.tune_results import NoTuneResults, kept_checkpoints, read_trials
@@ -27,7 +29,7 @@ def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None
     """(trial, checkpoint folder on the experiment's filesystem, its metrics) over every kept checkpoint."""
     config = experiment_config(uri)
     metric = metric or config.search.metric
-    mode = mode or config.search.mode
+    mode = mode or (names.MODES.get(metric) or config.search.mode)
     fs, path = storage.resolve(uri)
     try:
         trials = read_trials(fs, path)
@@ -40,10 +42,30 @@ def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None
     return best
 
 
+def export_outputs(uri: str, out: str, *, onnx: bool = False, overwrite: bool = False) -> list[Path]:
+    """The files `export_best` writes (`out`, and `<out>.onnx` with `onnx`), checked by the output rule
+    (`data_pipeline.outputs`): never inside the experiment, never over a file posetune did not export."""
+    paths = [Path(out).expanduser()]
+    if onnx:
+        paths.append(paths[0].with_suffix(".onnx"))
+    for path, owned in zip(paths, (is_exported, is_exported_onnx), strict=False):
+        check_output(path, folder=False, inputs=[uri], overwrite=overwrite, owned=owned)
+    if len(set(paths)) < len(paths):
+        raise ConfigError("names the .onnx file itself: give the model file's name (e.g. best.pt)", key="--out")
+    return paths
+
+
 def export_best(
-    uri: str, *, out: str = "best.pt", metric: str | None = None, mode: str | None = None, onnx: bool = False
+    uri: str,
+    *,
+    out: str = "best.pt",
+    metric: str | None = None,
+    mode: str | None = None,
+    onnx: bool = False,
+    overwrite: bool = False,
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
+    paths = export_outputs(uri, out, onnx=onnx, overwrite=overwrite)  # before anything is read
     trial, folder, metrics = best_checkpoint(uri, metric, mode)
     fs, _ = storage.resolve(uri)
     with tempfile.TemporaryDirectory(prefix="posetune-export-") as local:
@@ -55,15 +77,15 @@ def export_best(
     written = [
         str(
             save_exported(
-                out,
+                paths[0],
                 model,
                 train_config,
                 metrics=metrics,
-                hyperparameters=dict(trial.config),
-                provenance={"experiment": redact_text(uri), "trial_id": trial.trial_id, "checkpoint": folder},
+                hyperparameters=redact(dict(trial.config)),
+                provenance=redact({"experiment": uri, "trial_id": trial.trial_id, "checkpoint": folder}),
             )
         )
     ]
     if onnx:
-        written.append(str(export_onnx(model, train_config, Path(out).with_suffix(".onnx"))))
+        written.append(str(export_onnx(model, train_config, paths[1])))
     return written

@@ -17,11 +17,12 @@ import optuna
 import pandas as pd
 
 from data_pipeline import storage
+from data_pipeline.outputs import check_output
 from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.errors import ConfigError
-from search.experiment import experiment_config
+from search.experiment import experiment_config, read_experiment_manifest
 from search.space import optuna_space
 from search.tune_results import NoTuneResults, read_trials
 
@@ -32,6 +33,16 @@ TABLE_METRICS = (
     names.SOURCE_VAL + names.PDJ20,
 )
 TABLE_TITLES = ("PDJ.05", "PDJ.2", "PDJ.4", "RMSE", "PCK.05 tllib")  # of TABLE_METRICS' first five
+# The label-free scores beside them (models.label_free; none reads a target label), with their titles.
+LABEL_FREE_TABLE = {
+    names.SOURCE_VAL + names.PDJ20: "src PDJ.2",
+    names.DEV: "DEV",
+    names.TARGET_VAL + names.FLIP_AGREE: "flip",
+    names.TARGET_VAL + names.JITTER_AGREE: "jitter",
+    names.TARGET_VAL + names.PEAK_CONF: "peak",
+    names.TARGET_VAL + names.ENTROPY: "entropy",
+    names.DOMAIN_PROBE_ACC: "probe acc",
+}
 MIN_COMPARED = 4  # importances compare at the last rung at least this many trials reached (else 2)
 
 
@@ -97,7 +108,8 @@ def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]
             rows.append(TrialRow(trial.trial_id, trial.status, trial.config, 0, None, {}))
             continue
         frames[trial.trial_id] = pd.DataFrame(trial.results)
-        metrics = {k: float(best[k]) for k in (metric, *TABLE_METRICS) if _number(best.get(k)) is not None}
+        shown = (metric, *TABLE_METRICS, *LABEL_FREE_TABLE)
+        metrics = {k: float(best[k]) for k in shown if _number(best.get(k)) is not None}
         rows.append(
             TrialRow(
                 trial.trial_id,
@@ -182,6 +194,10 @@ def param_importances(config: ExperimentConfig, rows: list[TrialRow], epoch: int
 
 def inspect(uri: str, *, plots: bool = True) -> Inspection:
     """Collect the trials, pick the best, and (optionally) draw the plots next to the experiment."""
+    if plots:  # the output rule, before the trials are read: each plot replaces only a PNG, never a folder
+        read_experiment_manifest(uri)  # a folder that is no experiment is refused as such first
+        for name in PLOTS:
+            check_output(storage.join(uri, name), folder=False, overwrite=True, owned=_is_png, flag="")
     config, rows, extra = collect(uri)
     metric, mode = config.search.metric, config.search.mode
     epochs = compared_epochs(config)
@@ -199,6 +215,18 @@ def inspect(uri: str, *, plots: bool = True) -> Inspection:
     if plots:
         result.plots = write_plots(uri, config, result, extra["frames"])
     return result
+
+
+PLOTS = ("learning_curves.png", "metric_vs_params.png", "param_importances.png")  # beside the experiment
+
+
+def _is_png(fs, path: str) -> bool:
+    """Whether the file at `path` is a PNG (a plot an earlier `inspect` drew: it is drawn again)."""
+    try:
+        with fs.open_input_stream(path) as stream:
+            return stream.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> list[str]:
@@ -233,7 +261,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
     ax.grid(alpha=0.3)
     if len(rows) <= 12:
         ax.legend(fontsize=7, ncol=2)
-    save(fig, "learning_curves.png")
+    save(fig, PLOTS[0])
 
     keys = list(config.search.space)
     epochs = [e for e in result.compared_epochs if sum(e in r.at_rungs for r in rows) >= 1]
@@ -261,7 +289,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
             "The metric against each searched key at equal budget (each row: the trials that reached it)"
         )
         fig.tight_layout()
-        save(fig, "metric_vs_params.png")
+        save(fig, PLOTS[1])
 
     if importances:
         fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
@@ -269,7 +297,7 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
         ax.barh(names, [importances[n] for n in names])
         compared = sum(result.importance_epoch in r.at_rungs for r in rows)
         ax.set_xlabel(f"importance (Optuna PED-ANOVA) at epoch {result.importance_epoch}, {compared} trials")
-        save(fig, "param_importances.png")
+        save(fig, PLOTS[2])
     return written
 
 
@@ -278,7 +306,7 @@ def format_table(result: Inspection) -> str:
     keys = sorted({k for r in result.rows for k in r.params})
     epoch = result.importance_epoch
     at_epoch = [f"@ep{epoch}"] if epoch is not None else []
-    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES, *at_epoch]
+    header = ["trial", "status", *keys, "epochs", "best_ep", *TABLE_TITLES, *LABEL_FREE_TABLE.values(), *at_epoch]
     rows = best_first(result.rows, lambda r: r.metrics.get(result.metric), result.mode)
     lines = []
     for r in rows:
@@ -291,6 +319,7 @@ def format_table(result: Inspection) -> str:
                 str(r.epochs),
                 str(r.best_epoch or "-"),
                 *[_fmt(m.get(k)) for k in TABLE_METRICS[: len(TABLE_TITLES)]],
+                *[_fmt(m.get(k)) for k in LABEL_FREE_TABLE],
                 *([_fmt(r.at_rungs.get(epoch))] if at_epoch else []),
             ]
         )
@@ -302,6 +331,9 @@ def format_table(result: Inspection) -> str:
         + ", ".join(map(str, result.compared_epochs))
         + "); metrics: target validation split at each trial's best epoch by "
         + result.metric
+        + " ('-' where the target has no labels), then the label-free scores that read no target label: "
+        + "source-val PDJ@0.2, DEV (lower better), flip/jitter agreement, peak, entropy (lower better), "
+        + "domain probe accuracy (lower: domains less separable)"
         + (
             f"; @ep{epoch}: {result.metric} at epoch {epoch}, the equal budget importances compare at"
             if at_epoch

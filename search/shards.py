@@ -9,6 +9,8 @@ every CPU (ray-project/ray#29662).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 
@@ -17,40 +19,86 @@ from data_pipeline.demo import demo_exists, write_demo
 from data_pipeline.enhance import brightness_mode
 from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
-from data_pipeline.pipeline import run_enhancement
+from data_pipeline.pipeline import EnhanceSettings, run_enhancement
 from data_pipeline.schema import check_schema_version
 from models.train import TrainData
-from search.config import ExperimentConfig
+from search.config import DataConfig, ExperimentConfig
 from search.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-# The folder under a shards root that holds each brightness step's shards ("raw" and "centred" as before
-# there were variants, so older roots stay valid): two steps never share shards.
+# The folder under a shards root that holds each brightness step's shards, before the key of their other
+# settings (`shards_key`): two steps, or two settings of anything that shapes the shards, never share shards.
 BRIGHTNESS_DIRS = {"none": "raw", "mean": "centred", "reinhard": "reinhard"}
+# The keys of `data` that shape no shard's content: where the shards live, the loader's subsample, and
+# whether trials may read the target's labels (hidden when read, so one set of shards serves both).
+NOT_SHAPING_SHARDS = ("shards", "max_source_train", "target_labels")
+
+
+def demo_keys() -> tuple[str, ...]:
+    """The `data` keys that shape the procedural demo set: every `demo_*` key and the target's `shift`
+    (read from the config model, so a new `demo_*` key keys the caches too)."""
+    return (*(f.name for f in dataclasses.fields(DataConfig) if f.name.startswith("demo_")), "shift")
+
+
+def shards_settings(config: ExperimentConfig, brightness: bool | str | None = None) -> dict:
+    """Everything in `data` that shapes the shards of one brightness step: the enhancement settings, and
+    what is enhanced (the demo set's keys, or `source` and `targets`)."""
+    data = config.to_dict()["data"]
+    data["brightness"] = brightness_mode(config.data.brightness if brightness is None else brightness)
+    unused = ("source", "targets") if config.data.demo else demo_keys()
+    return {k: v for k, v in data.items() if k not in (*NOT_SHAPING_SHARDS, *unused)}
+
+
+def demo_settings(config: ExperimentConfig) -> dict:
+    """Everything in `data` that shapes the procedural demo set (`demo_keys`)."""
+    data = config.to_dict()["data"]
+    return {k: data[k] for k in demo_keys()}
+
+
+def settings_key(settings: dict) -> str:
+    """A short name for `settings` in folder names: the same settings give the same key, any change another."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def shard_dir(config: ExperimentConfig, brightness: bool | str | None = None) -> str:
     """The shards for one brightness step (`data.brightness` unless given; a name or the older boolean).
 
-    `data.shards` is either one `posetune data enhance` output (it holds shards.json; the step it was
-    made with must then be the one asked for) or a root under which the search keeps one folder per step
-    (BRIGHTNESS_DIRS), suffixed by `demo_suffix` when `data.demo` asks for a non-default demo target.
+    `data.shards` is either one `posetune data enhance` output (it holds shards.json; the settings it was
+    made with must then be the config's) or a root under which the search keeps one folder per brightness
+    step and key of everything else that shapes the shards (`shards_settings`), e.g. `centred-3f2a9c1b04de`.
     """
     mode = brightness_mode(config.data.brightness if brightness is None else brightness)
     root = config.shards_root
     if not shards_exist(root):
-        return storage.join(root, BRIGHTNESS_DIRS[mode] + (demo_suffix(config) if config.data.demo else ""))
-    made_with = read_shards_manifest(root).get("settings", {}).get("brightness")
-    if made_with is not None and brightness_mode(made_with) != mode:
-        raise ConfigError(
-            f"these shards were made with brightness step {brightness_mode(made_with)!r}, the config asks "
-            f"for {mode!r}: point data.shards at a root or other shards",
-            path=root,
-            key="data.brightness",
-        )
+        return storage.join(root, f"{BRIGHTNESS_DIRS[mode]}-{settings_key(shards_settings(config, mode))}")
+    check_made_with(root, read_shards_manifest(root).get("settings", {}), config.data.enhance_settings(mode))
     return root
+
+
+def check_made_with(root: str, made_with: dict, wanted: EnhanceSettings) -> None:
+    """ConfigError naming the first enhancement setting in which the shards at `root` (their manifest's
+    `made_with`) differ from the config's `wanted`, and both ways to make them agree."""
+    for field in dataclasses.fields(EnhanceSettings):
+        if field.name not in made_with:  # older manifests record fewer settings
+            continue
+        was, want = made_with[field.name], getattr(wanted, field.name)
+        if field.name == "brightness":
+            was = brightness_mode(was)
+        if was == want:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        what = "brightness step" if field.name == "brightness" else f"data.{field.name}"
+        enhance = f"without {flag}" if want is None else f"with {flag} {want}"
+        raise ConfigError(
+            f"these shards were made with {what} {was!r}, the config asks for {want!r}: make them again "
+            f"(`posetune data enhance` {enhance}, --overwrite), or --set data.{field.name}="
+            f"{'null' if was is None else was}, or point data.shards at a root or other shards",
+            path=root,
+            key=f"data.{field.name}",
+        )
 
 
 def brightness_variants(config: ExperimentConfig) -> list[str]:
@@ -62,19 +110,13 @@ def brightness_variants(config: ExperimentConfig) -> list[str]:
     return sorted(variants)
 
 
-def demo_suffix(config: ExperimentConfig) -> str:
-    """What sets a demo target apart from the default one in folder names: its domain-shift tag (non-default
-    strengths) and its size (`data.demo_target_images`); "" for the default target."""
-    tag, targets = config.data.shift.tag(), config.data.demo_target_images
-    return (f"-{tag}" if tag else "") + (f"-targets{targets}" if targets else "")
-
-
 def demo_data_dir(config: ExperimentConfig) -> str:
     """Where the procedural demo set is generated: beside local shards, else in the local cache; one folder
-    per seed, domain shift and target size."""
+    per seed and key of every other demo key (`demo_settings`)."""
     root = config.shards_root
     root = storage.resolve(root)[1] if storage.is_local(root) else storage.cache_dir()
-    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}" + demo_suffix(config))
+    key = settings_key(demo_settings(config))
+    return os.path.join(root, f"demo-data-seed{config.data.demo_seed}-{key}")
 
 
 def source_and_targets(config: ExperimentConfig) -> tuple[list[str], list[str]]:
@@ -161,14 +203,16 @@ def build_train_data(config: ExperimentConfig, brightness: bool | str | None = N
     size, seed = config.model.input_size, config.train.seed
     # Target images are real photos: they get the geometric augmentation but never the synthetic occluder.
     target_augment = dataclasses.replace(config.augment, occlusion_prob=0.0)
+    # `data.target_labels: none`: trials never see a target label, even where the shards hold some.
+    target_labels = config.data.target_labels != "none"
     return TrainData(
         source_train=ShardDataset(
             root, "source", "train", size, config.augment, seed=seed, limit=config.data.max_source_train
         ),
         source_val=ShardDataset(root, "source", "val", size, None, seed=seed),
-        target_val=ShardDataset(root, "target", "val", size, None, seed=seed),
+        target_val=ShardDataset(root, "target", "val", size, None, seed=seed, labels=target_labels),
         target_adapt=(
-            ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1)
+            ShardDataset(root, "target", "adapt", size, target_augment, seed=seed + 1, labels=target_labels)
             if config.train.uses_target
             else None
         ),

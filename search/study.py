@@ -47,6 +47,8 @@ from search.shards import build_train_data, check_splits, prepare_shards, shard_
 from search.study_report import (
     BASELINE,
     EVAL_SE,
+    LABEL_FREE_PICK,
+    LABEL_FREE_SELECTION,
     PER_JOINT_KEY,
     PRIMARY,
     SELECTION_METRIC,
@@ -74,7 +76,8 @@ DEFAULT_ARMS = (
     "adversarial",
 )
 TEST_METRICS_FILE = "test_metrics.json"  # every test metric, per-joint arrays included, in the checkpoint
-BEST_FILE = "best.json"  # {"epoch", "value"}: the best epoch so far by SELECTION_METRIC, in every checkpoint
+BEST_FILE = "best.json"  # {"epoch", "value", "label_free": {...}}: the best epochs so far by SELECTION_METRIC
+# and by the label-free selection, in every checkpoint
 
 
 def arm_overrides(config: ExperimentConfig, best_params: dict[str, Any] | None = None) -> dict[str, dict]:
@@ -132,13 +135,17 @@ def _flatten_test(metrics: dict, prefix: str) -> dict[str, float]:
     return out
 
 
-def evaluate_on_test(checkpoint_dir: str, config: ExperimentConfig, brightness: bool | str) -> dict:
-    """Metrics of a checkpoint on the target and source test splits (no augmentation, every sample), plus
-    the bootstrap standard error of PDJ@0.2 over each split's images (`<prefix>pdj20_eval_se`)."""
+def evaluate_on_test(
+    checkpoint_dir: str, config: ExperimentConfig, brightness: bool | str, domains=tuple(SPLITS)
+) -> dict:
+    """Metrics of a checkpoint on the target and source test splits (or those of `domains`; no
+    augmentation, every sample), plus the bootstrap standard error of PDJ@0.2 over each split's images
+    (`<prefix>pdj20_eval_se`)."""
     root = shard_dir(config, brightness)
     train_config = replace(config.train_config(), max_eval_samples=None)
     out = {}
-    for domain, prefix in SPLITS.items():
+    for domain in domains:
+        prefix = SPLITS[domain]
         dataset = ShardDataset(root, domain, "test", config.model.input_size, None, seed=config.train.seed)
         outputs, used = evaluation_outputs(checkpoint_dir, dataset, train_config)
         out.update(split_metrics(outputs, used, prefix))
@@ -158,8 +165,15 @@ def eval_sampling_se(outputs: dict, rng: np.random.Generator, fraction: float = 
     return bootstrap_se(score, len(outputs["pred"]), rng)
 
 
-def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: dict[str, dict]) -> None:
-    """One arm × seed: fit, keep the epoch best on target validation, report its test metrics at the end.
+def run_study_trial(
+    params: dict[str, Any],
+    experiment: dict[str, Any],
+    arms: dict[str, dict],
+    label_free: str = LABEL_FREE_SELECTION,
+) -> None:
+    """One arm × seed: fit, keep the epoch best on target validation, report its test metrics at the end;
+    likewise the epoch best by the label-free score `label_free` (its target-test metrics under
+    LABEL_FREE_PICK), so the two selection protocols compare on the same runs.
 
     Each report carries one copy of the weights (that epoch's). The best epoch is found from the reported
     metrics; its number and value ride in every checkpoint's `best.json` (a few bytes), so a retried trial
@@ -172,20 +186,26 @@ def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: di
     data = build_train_data(config, brightness)
     workdir = Path(tempfile.mkdtemp(prefix="posetune-study-"))
     best = {"value": -math.inf, "epoch": 0}
+    sign = 1.0 if names.mode(label_free) == "max" else -1.0  # the label-free best: highest sign x value
+    best_free = {"value": -math.inf, "epoch": 0}
     local: dict[int, str] = {}  # epoch -> checkpoint dir on this node
 
     checkpoint = tune.get_checkpoint()
     resume_from = None
     if checkpoint is not None:
         restored = Path(checkpoint.to_directory(str(workdir / "restored")))
-        best.update(json.loads((restored / BEST_FILE).read_text()))
+        saved = json.loads((restored / BEST_FILE).read_text())
+        best_free.update(saved.pop("label_free", {}))
+        best.update(saved)
         local[_epoch_of(restored)] = resume_from = str(restored)
 
     def report(metrics: dict[str, float], checkpoint_dir: str) -> None:
         epoch, value = int(metrics["epoch"]), metrics[SELECTION_METRIC]
         if value >= best["value"]:  # of equals the later, as Tune's checkpoint-by-score keeps it
             best.update(value=value, epoch=epoch)
-        (Path(checkpoint_dir) / BEST_FILE).write_text(json.dumps(best))
+        if sign * metrics[label_free] >= best_free["value"]:
+            best_free.update(value=sign * metrics[label_free], epoch=epoch)
+        (Path(checkpoint_dir) / BEST_FILE).write_text(json.dumps({**best, "label_free": best_free}))
         local[epoch] = checkpoint_dir
         result = {**metrics, "best_epoch": float(best["epoch"]), f"best_{SELECTION_METRIC}": best["value"]}
         if epoch == config.train.epochs:
@@ -196,8 +216,11 @@ def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: di
             )
             for prefix in SPLITS.values():
                 result.update(_flatten_test({k: v for k, v in test.items() if k.startswith(prefix)}, prefix))
+            picked = _label_free_pick(best_free["epoch"], best["epoch"], test, local, config, brightness)
+            result.update(picked)
+            result[LABEL_FREE_PICK + "epoch"] = float(best_free["epoch"])
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
-        for old in [e for e in local if e not in (epoch, best["epoch"])]:  # persisted by now
+        for old in [e for e in local if e not in (epoch, best["epoch"], best_free["epoch"])]:  # persisted
             shutil.rmtree(local.pop(old), ignore_errors=True)
 
     try:
@@ -211,6 +234,27 @@ def run_study_trial(params: dict[str, Any], experiment: dict[str, Any], arms: di
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _label_free_pick(epoch, labelled_epoch, test, local, config, brightness) -> dict[str, float]:
+    """Target-test scalars of the label-free pick's checkpoint, under LABEL_FREE_PICK: the labelled pick's
+    when both chose the same epoch; nan when a retry on another node lost that checkpoint (Tune's storage
+    keeps the best by the labelled metric and the latest only)."""
+    prefix = SPLITS["target"]
+    if epoch == labelled_epoch:
+        picked = {k: v for k, v in test.items() if k.startswith(prefix)}
+    elif epoch in local:
+        picked = evaluate_on_test(str(local[epoch]), config, brightness, domains=("target",))
+    else:
+        try:
+            folder = _stored_checkpoint(epoch, Path(tempfile.mkdtemp(prefix="posetune-lf-")))
+        except FileNotFoundError:
+            return {LABEL_FREE_PICK + prefix + PRIMARY: math.nan}
+        try:
+            picked = evaluate_on_test(str(folder), config, brightness, domains=("target",))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {LABEL_FREE_PICK + k: float(v) for k, v in picked.items() if np.ndim(v) == 0}
 
 
 def _epoch_of(checkpoint_dir: str | Path) -> int:
@@ -243,11 +287,20 @@ def _stored_checkpoint(epoch: int, into: Path) -> Path:
 # --------------------------------------------------------------------------------------------- driver
 
 
-def build_study_tuner(config: ExperimentConfig, uri: str, arms: dict[str, dict], seeds: list[int]):
+def build_study_tuner(
+    config: ExperimentConfig,
+    uri: str,
+    arms: dict[str, dict],
+    seeds: list[int],
+    label_free: str = LABEL_FREE_SELECTION,
+):
     """A Tuner over the grid arm × seed: no searcher, no early stopping, the config's resources."""
     experiment = config.to_dict()
+    trainable = with_trial_resources(
+        run_study_trial, config, experiment=experiment, arms=arms, label_free=label_free
+    )
     return tune.Tuner(
-        with_trial_resources(run_study_trial, config, experiment=experiment, arms=arms),
+        trainable,
         param_space={"arm": tune.grid_search(list(arms)), "train.seed": tune.grid_search(list(seeds))},
         tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=config.search.max_concurrent),
         run_config=run_config(
@@ -279,15 +332,29 @@ def run_study(
     name: str | None = None,
     only: list[str] | None = None,
     resume: bool = False,
+    label_free: str = LABEL_FREE_SELECTION,
 ) -> StudyResult:
     """Prepare both shard sets, run every arm × seed as Tune trials, and write the tables and plots.
 
     `only` picks the arms (by name, in the order given; default DEFAULT_ARMS, plus the search's best with
     `experiment`); classic, the baseline of every comparison, is always run. `resume` continues the study
     `name` (same arms and seeds): finished trials stay, unfinished and errored ones run again. When some
-    trials fail, the tables are written from those that finished and SearchFailed says which failed."""
+    trials fail, the tables are written from those that finished and SearchFailed says which failed.
+    `label_free` is the label-free score (models.metric_names.LABEL_FREE_METRICS) of the second selection
+    protocol: each trial also reports the target-test score of the epoch it picks."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
+    if label_free not in names.LABEL_FREE_METRICS:
+        raise ConfigError(
+            f"{label_free!r} is not a label-free score; one of {', '.join(names.LABEL_FREE_METRICS)}",
+            key="label-free-metric",
+        )
+    if config.data.target_labels == "none":
+        raise ConfigError(
+            "is none, but the study selects epochs on labelled target validation and reports target-test "
+            "scores: it needs target labels",
+            key="data.target_labels",
+        )
     if resume and not name:
         raise ConfigError("--resume needs the --name of the study to continue", key="name")
     name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -315,7 +382,9 @@ def run_study(
         fs, path = storage.resolve(uri)
         tuner = tune.Tuner.restore(
             path,
-            trainable=with_trial_resources(run_study_trial, trials, experiment=trials.to_dict(), arms=arms),
+            trainable=with_trial_resources(
+                run_study_trial, trials, experiment=trials.to_dict(), arms=arms, label_free=label_free
+            ),
             resume_unfinished=True,
             resume_errored=True,
             storage_filesystem=fs,
@@ -324,7 +393,7 @@ def run_study(
         write_experiment_manifest(uri, name, config)  # the resolved config: what bench/shift_factors.py reads
         # Every arm x seed adapts from one source-only model when the config asks (pretrained once, here).
         trials = prepare_warm_start(config, uri)
-        tuner = build_study_tuner(trials, uri, arms, list(range(seeds)))
+        tuner = build_study_tuner(trials, uri, arms, list(range(seeds)), label_free)
     results = tuner.fit()
     runs, failed = [], []
     for result in results:
@@ -333,12 +402,17 @@ def run_study(
         if result.error is not None or SPLITS["target"] + names.PDJ20 not in metrics:
             failed.append(f"{arm}/seed {seed}: {result.error or 'no test metrics'}")
             continue
-        keep = {k: float(v) for k, v in metrics.items() if k.startswith("test_") or k == "best_epoch"}
+        keep = {
+            k: float(v)
+            for k, v in metrics.items()
+            if k.startswith(("test_", LABEL_FREE_PICK)) or k == "best_epoch"
+        }
         runs.append({"arm": arm, "seed": seed, **keep})
     notes = {  # how it ran: a wall time means little without the machine's load
         "command": redact_argv(sys.argv),
         "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
         "cpus": os.cpu_count(),
+        "label_free_selection": label_free,
     }
     study = StudyResult(
         uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start, notes=notes

@@ -21,12 +21,16 @@ from models import metric_names as names
 from search.study_stats import CONFIDENCE, Interval, mean_std, paired_difference, t_interval, verdict
 
 SELECTION_METRIC = names.SELECTION  # model selection: target validation only
+# The second protocol: each seed's epoch chosen by a label-free score (models.label_free) instead, for the
+# side-by-side table of what choosing without target labels costs. DEV until the validators are scored.
+LABEL_FREE_SELECTION = names.DEV
+LABEL_FREE_PICK = "label_free_pick_"  # prefix: the label-free pick's epoch and test metrics in a run
 BASELINE = "classic"  # every other arm is compared with it, seed by seed
 SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}
 PRIMARY = names.PDJ20  # the metric the verdicts are about: PDJ@0.2 over the shared joints
 EVAL_SE = "_eval_se"  # suffix: bootstrap standard error of a test metric over the split's images
 # (column header, metric name) in the study's Table 1 order: elbows first, then the shared joints
-# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (README: protocols).
+# ("all" = every joint both domains label), the visible-only view, RMSE and tllib's PCK (docs/metrics.md).
 COLUMNS = (
     ("PDJ@.05 elbows", names.elbows(names.PDJ05)),
     ("PDJ@.2 elbows", names.elbows(names.PDJ20)),
@@ -131,6 +135,46 @@ def noise(study: StudyResult) -> list[dict[str, Any]]:
     return rows
 
 
+def protocols(study: StudyResult) -> list[dict[str, Any]]:
+    """Per arm: target-test PDJ@0.2 with each seed's epoch chosen by labelled target validation and by the
+    label-free score, and the cost of going label-free (labelled − label-free pick, paired by seed)."""
+    key = SPLITS["target"] + PRIMARY
+    rows = []
+    for arm in study.arms:
+        labelled, free = study.by_seed(arm, key), study.by_seed(arm, LABEL_FREE_PICK + key)
+        rows.append(
+            {
+                "arm": arm,
+                "labelled": mean_std(np.array(list(labelled.values()))),
+                "label_free": mean_std(np.array(list(free.values()))),
+                "regret": paired_difference(labelled, free),
+            }
+        )
+    return rows
+
+
+def label_free_metric(study: StudyResult) -> str:
+    return study.notes.get("label_free_selection", LABEL_FREE_SELECTION)
+
+
+def format_protocols(study: StudyResult) -> str:
+    """The two selection protocols side by side, per arm."""
+    header = [
+        "arm",
+        f"target PDJ@.2, epoch by {SELECTION_METRIC}",
+        f"target PDJ@.2, epoch by {label_free_metric(study)} (no target label)",
+        "cost of no labels (points) [95 % CI]",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in protocols(study):
+        (m1, s1), (m2, s2), d = row["labelled"], row["label_free"], row["regret"]
+        cost = f"{_points(d.mean)} [{_points(d.low)}, {_points(d.high)}]" if d.n else "–"
+        lines.append(
+            f"| {row['arm']} | {_points(m1)} ± {_points(s1)} | {_points(m2)} ± {_points(s2)} | {cost} |"
+        )
+    return "\n".join(lines)
+
+
 def classic_gap(study: StudyResult) -> Interval:
     """Source test − target test PDJ@0.2 of classic, per seed (same model, same joints): the domain gap."""
     key_source, key_target = SPLITS["source"] + PRIMARY, SPLITS["target"] + PRIMARY
@@ -221,7 +265,7 @@ def tables_markdown(study: StudyResult) -> str:
     note = (
         f"Mean ± std over {n} seeds; PDJ and PCK in %, RMSE in input pixels. "
         "Labelled joints count (occluded included) except in the visible-only column and tllib's PCK; "
-        '"all" = the joints both domains label (head-top excluded). Protocols: README, "Labels and metrics".'
+        '"all" = the joints both domains label (head-top excluded). Protocols: docs/metrics.md.'
     )
     return "\n\n".join(
         [
@@ -229,6 +273,11 @@ def tables_markdown(study: StudyResult) -> str:
             format_effects(study),
             effects_note,
             gap_line,
+            "**Choosing without target labels: both selection protocols**",
+            format_protocols(study),
+            f"Each seed's epoch chosen by {SELECTION_METRIC} (labelled target validation) or by "
+            f"{label_free_metric(study)} (reads no target label), then scored on target test; cost = the "
+            "labelled pick's score − the label-free pick's, paired by seed (Student's t 95 % CI).",
             "**Noise**",
             format_noise(study),
             noise_note,
@@ -273,6 +322,15 @@ def write_outputs(study: StudyResult) -> list[str]:
                 "classic_gap_pdj20": _interval_fields(gap),
                 "effects": effects(study),
                 "noise": noise(study),
+                "protocols": [
+                    {
+                        "arm": r["arm"],
+                        "labelled_mean_std": list(r["labelled"]),
+                        "label_free_mean_std": list(r["label_free"]),
+                        "cost_of_no_labels": _interval_fields(r["regret"]),
+                    }
+                    for r in protocols(study)
+                ],
                 "runs": study.runs,
             },
             indent=1,

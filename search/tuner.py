@@ -16,9 +16,9 @@ import pyarrow.fs
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from data_pipeline import storage
+from data_pipeline.outputs import check_kind
 from search.asha_state import AshaStateCallback
 from search.cluster import check_resources_satisfiable, start_ray
 from search.config import ExperimentConfig, config_from_dict
@@ -27,17 +27,18 @@ from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import (
     EXPERIMENT_MANIFEST,
-    STUDY_NAME,
     experiment_exists,
     experiment_uri,
     fetch_journal,
     journal_path,
     journal_storage,
     read_experiment_manifest,
+    study_name,
     write_experiment_manifest,
     write_manifest_dict,
 )
 from search.results import TrialRow, best_row, collect
+from search.searcher import TruthfulOptunaSearch
 from search.shards import check_splits, prepare_shards
 from search.space import default_point, make_sampler, optuna_space
 from search.tracking import tracking_callbacks
@@ -71,19 +72,31 @@ class SearchOutcome:
         return self.num_trials > 0 and self.finished == 0 and not self.interrupted
 
 
-def _searcher(config: ExperimentConfig, uri: str) -> OptunaSearch:
+def full_budget(config: ExperimentConfig) -> int:
+    """A trial's full budget in epochs: ASHA's last rung (max_t), or all its epochs without ASHA."""
+    if config.scheduler.type == "none":
+        return config.train.epochs
+    return min(config.max_t, config.train.epochs)
+
+
+def _searcher(
+    config: ExperimentConfig, uri: str, sampler: optuna.samplers.BaseSampler | None = None
+) -> TruthfulOptunaSearch:
+    """The experiment's Optuna study (named after the experiment, in its journal) behind Tune's searcher
+    API; `sampler` replaces the config's (a benchmark comparing Optuna's samplers)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     points = (
         [default_point(config)] if config.search.evaluate_defaults_first and config.search.space else None
     )
-    return OptunaSearch(
+    return TruthfulOptunaSearch(
         space=optuna_space(config),
         metric=config.search.metric,
         mode=config.search.mode,
         points_to_evaluate=points,
-        sampler=make_sampler(config),
-        study_name=STUDY_NAME,
+        sampler=sampler or make_sampler(config),
+        study_name=study_name(uri),
         storage=journal_storage(uri),
+        budget=full_budget(config),
     )
 
 
@@ -222,6 +235,24 @@ def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
     )
 
 
+def check_launch(config: ExperimentConfig, name: str) -> str:
+    """Every refusal a launch makes before Ray starts, and the experiment URI it would write; `posetune
+    search launch --check` stops here. Refused: an experiment of that name (never mixed into), shards
+    that exist but lack a split the trials read, a given warm-start checkpoint that is missing or corrupt,
+    a storage path that is a file or lies under one."""
+    check_kind(config.storage.path, folder=True, flag="--storage")
+    uri = experiment_uri(config.storage.path, name)
+    if experiment_exists(uri):
+        raise ConfigError(
+            "an experiment of this name already exists; continue it with "
+            f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
+            path=uri,
+        )
+    check_splits(config)
+    check_warm_start(config)
+    return uri
+
+
 def launch(
     config: ExperimentConfig,
     *,
@@ -232,18 +263,10 @@ def launch(
     """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     uri = experiment_uri(config.storage.path, name)
-    # Refusals that need no cluster come before Ray starts.
-    if experiment_exists(uri):
-        if if_exists == "resume":
-            log.warning("experiment %s exists: resuming it", uri)
-            return resume(uri, address=address)
-        raise ConfigError(
-            "an experiment of this name already exists; continue it with "
-            f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
-            path=uri,
-        )
-    check_splits(config)  # shards that exist already: every split the trials read has samples
-    check_warm_start(config)  # a given checkpoint that is missing or corrupt: before Ray starts
+    if if_exists == "resume" and experiment_exists(uri):
+        log.warning("experiment %s exists: resuming it", uri)
+        return resume(uri, address=address)
+    check_launch(config, name)
     timings = {"ray_start_s": start_ray(config, address)}
     check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 

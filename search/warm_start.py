@@ -24,7 +24,6 @@ from models.train import CHECKPOINT_FILE, read_warm_start
 from search.cluster import check_resources_satisfiable
 from search.config import ExperimentConfig
 from search.console import epoch_line
-from search.credentials import redact_text
 from search.errors import ConfigError
 from search.experiment import EXPERIMENT_MANIFEST, read_experiment_manifest, write_manifest_dict
 
@@ -84,8 +83,8 @@ def prepare_warm_start(config: ExperimentConfig, uri: str, *, progress: bool = T
             "seconds": round(time.perf_counter() - started, 1),
         }
     manifest = read_experiment_manifest(uri)
-    manifest["warm_start"] = {**record, "checkpoint": redact_text(record["checkpoint"])}
-    manifest["config"]["train"]["init_from"] = manifest["warm_start"]["checkpoint"]
+    manifest["warm_start"] = record  # redacted, as every record of the manifest, when written
+    manifest["config"]["train"]["init_from"] = record["checkpoint"]
     write_manifest_dict(uri, manifest)
     log.info("warm start recorded in %s", storage.join(uri, EXPERIMENT_MANIFEST))
     return config.with_params({"train.init_from": checkpoint})

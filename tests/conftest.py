@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
 import ray
 
 from search.cluster import init_ray
 from search.shards import prepare_shards
 from tests.search.tiny import TINY, tiny_config
+
+# The suite runs as on a machine that never ran Ray: an empty temp root (no /tmp/ray, no Ray address file, no
+# posetune-ray folder) and an empty HOME (no ~/.ray auth token, no W&B or matplotlib settings), made at start
+# and removed at the end, for this process and every subprocess it starts. Kept short: Ray's socket paths
+# must fit in 107 bytes.
+FRESH_ROOT_ENV = "POSETUNE_TEST_FRESH_ROOT"
+
+
+def pytest_configure(config):
+    root = tempfile.mkdtemp(prefix="pt-", dir="/tmp")
+    for sub in ("tmp", "home"):
+        os.mkdir(os.path.join(root, sub), mode=0o700)
+    os.environ[FRESH_ROOT_ENV] = root
+    os.environ["TMPDIR"] = os.path.join(root, "tmp")
+    os.environ["HOME"] = os.path.join(root, "home")
+    for name in ("RAY_TMPDIR", "RAY_ADDRESS", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "WANDB_DIR"):
+        os.environ.pop(name, None)
+    tempfile.tempdir = None  # gettempdir() caches its first answer
+
+
+def pytest_unconfigure(config):
+    root = os.environ.get(FRESH_ROOT_ENV)
+    if root and os.path.basename(root).startswith("pt-"):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +70,20 @@ def shard_root(tmp_path_factory):
     finally:
         ray.shutdown()
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_search(tmp_path_factory, shard_root):
+    """One real finished search (TINY: 4 trials of 2 epochs, ASHA, W&B offline) shared by every test that only
+    reads a search back (inspect, export, predict, tampered copies, the CLI fuzz): `(config, outcome)`.
+    Tests that change an experiment work on a copy of `outcome.experiment_uri`."""
+    from search.tuner import launch
+
+    tmp = tmp_path_factory.mktemp("tiny-search")
+    config = tiny_config(tmp, data={**TINY["data"], "shards": shard_root})
+    try:
+        outcome = launch(config, name="tiny")
+    finally:
+        ray.shutdown()
+    return config, outcome
+

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow.fs as pafs
 import scipy.io
 from tqdm import tqdm
 
 from data_pipeline.demo.source import render_clip, video_fourcc, write_clip
 from data_pipeline.demo.target import render_target
-from data_pipeline.errors import DataError
+from data_pipeline.outputs import check_kind, check_output
 from data_pipeline.shift import DomainShift, jpeg_quality
 
 DEMO_PARTS = ("surreal", "lsp")
@@ -57,6 +58,10 @@ def demo_exists(out: str | os.PathLike, shift: DomainShift | None = None) -> boo
     return True
 
 
+def _has_demo_marker(fs, path: str) -> bool:
+    return fs.get_file_info(f"{path}/{DEMO_MARKER}").type == pafs.FileType.File
+
+
 def write_demo(
     out: str | os.PathLike,
     clips: int = 24,
@@ -82,14 +87,9 @@ def write_demo(
     if clips < 1 or frames[0] < 1 or frames[1] < frames[0]:
         raise ValueError(f"need clips >= 1 and 1 <= frames[0] <= frames[1], got {clips} and {frames}")
     out = Path(out)
+    check_kind(out, folder=True)
     for part in DEMO_PARTS:
-        existing = out / part
-        if existing.exists() and not overwrite:
-            raise DataError(existing, "already exists; pass --overwrite to replace the demo data")
-        if existing.exists() and not (existing / DEMO_MARKER).is_file():
-            raise DataError(
-                existing, f"was not written by posetune (no {DEMO_MARKER}): refusing to replace it"
-            )
+        check_output(out / part, folder=True, overwrite=overwrite, owned=_has_demo_marker)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".demo-staging-", dir=out))
     try:

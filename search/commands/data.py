@@ -22,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--clips", type=int, default=24, help="source clips (10-30 frames each; 10 target images per clip)"
     )
     demo.add_argument("--seed", type=int, default=0, help="the same seed writes the same data")
-    demo.add_argument("--overwrite", action="store_true", help="replace surreal/ and lsp/ if they exist")
+    demo.add_argument(
+        "--overwrite", action="store_true",
+        help="replace surreal/, lsp/ and demo_summary.json if they exist (only when posetune wrote them)",
+    )  # fmt: skip
     demo.add_argument(
         "--shift",
         action="append",
@@ -52,11 +55,14 @@ def run_demo_data(args: argparse.Namespace) -> int:
     """Write the procedural demo set (`posetune data demo`)."""
     from data_pipeline.demo import write_demo
     from data_pipeline.errors import DataError
+    from data_pipeline.outputs import check_output, replacing_file
 
     out = Path(args.out)
     if args.clips < 1:
         raise DataError(out, f"--clips must be at least 1, got {args.clips}")
     shift = parse_shift(args.shift, args.only)
+    summary_file = out / DEMO_SUMMARY  # write_demo checks surreal/ and lsp/ the same way
+    check_output(summary_file, folder=False, overwrite=args.overwrite, owned=_is_demo_summary)
     summary = write_demo(
         out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite, shift=shift
     )
@@ -71,8 +77,26 @@ def run_demo_data(args: argparse.Namespace) -> int:
     print(
         f"on disk: surreal {mib['surreal']:.1f} MiB, lsp {mib['lsp']:.1f} MiB; took {summary['seconds']:.1f} s"
     )
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    with replacing_file(summary_file) as tmp:
+        tmp.write_text(json.dumps({"written_by": "posetune", **summary}, indent=2))
     return 0
+
+
+DEMO_SUMMARY = "demo_summary.json"
+
+
+def _is_demo_summary(fs, path: str) -> bool:
+    """Whether `data demo` wrote the summary at `path` (it says so; older ones have its roots' keys)."""
+    from data_pipeline.outputs import written_by_posetune
+
+    if written_by_posetune(fs, path):
+        return True
+    try:
+        with fs.open_input_stream(path) as stream:
+            old = json.loads(stream.read(1 << 20))
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and {"surreal_root", "lsp_root", "shift"} <= set(old)
 
 
 def parse_shift(settings: list[str], only: str | None = None):
@@ -105,6 +129,7 @@ def parse_shift(settings: list[str], only: str | None = None):
 
 def run_show(args: argparse.Namespace) -> int:
     from data_pipeline.errors import DataError
+    from data_pipeline.outputs import check_kind
     from data_pipeline.preview import sample_grid, write_image
     from data_pipeline.readers import read_lsp, read_surreal
 
@@ -112,6 +137,7 @@ def run_show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg") or out.is_dir():
         raise DataError(out, "--out names the image file to write: a .png or .jpg path")
+    check_kind(out, folder=False)  # beside the data or inside its folder: it replaces none of it
     n_source = (args.n + 1) // 2
     skipped: list = []
     # One frame per clip, so the grid shows different people.
@@ -135,14 +161,25 @@ def run_show(args: argparse.Namespace) -> int:
 # --- `posetune data enhance` ----------------------------------------------------------------------
 
 
+def demo_enhance_defaults() -> dict:
+    """`data enhance`'s defaults: the enhancement settings of the shipped demo config's `data` section (where
+    it sets them), so `data enhance ... --out shards` makes the shards `--config demo --data shards` asks for."""
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yaml").read_text()).get("data") or {}
+
+
 def register_enhance(data_sub: argparse._SubParsersAction) -> None:
+    demo = demo_enhance_defaults()
     enhance = data_sub.add_parser(
         "enhance",
         help="Ray Data job: brightness centring + crop around the person -> Parquet shards + shards.json",
         description=(
             "Joins the Ray cluster named by RAY_ADDRESS (or starts a local one) and writes OUT/source/*.parquet, "
             "OUT/target/*.parquet and OUT/shards.json (schema: data_pipeline/schema.py). Bad inputs are "
-            "skipped and listed in the manifest. Occlusion, rotation and flip are left to the training loader."
+            "skipped and listed in the manifest. Occlusion, rotation and flip are left to the training loader. "
+            "The defaults are the shipped demo config's (search/configs/demo.yaml): give the flags your config's "
+            "data section sets otherwise (a search refuses shards made with other settings)."
         ),
     )
     enhance.add_argument(
@@ -159,31 +196,38 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
         metavar="KIND:PATH",
         help=(
             "lsp:DIR, lsp-extended:DIR, coco:ANNOTATIONS.json:IMAGE_DIR[:SPLITS.json] or "
-            "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat] (repeatable)"
+            "mpii:ANNOTATIONS.json:IMAGE_DIR[:HEAD_BOXES.mat], or folder:IMAGE_DIR (unlabelled photos) (repeatable)"
         ),
     )
     enhance.add_argument(
         "--out", required=True, help="output directory, s3://bucket/prefix or gs://bucket/prefix"
     )
-    enhance.add_argument("--size", type=int, default=256, help="side of the square crops in pixels")
+    size = demo.get("size", 256)
+    enhance.add_argument("--size", type=int, default=size, help=f"side of the square crops in pixels ({size})")
     enhance.add_argument(
-        "--margin", type=float, default=0.15, help="crop side = person's longer side x (1 + 2 margin)"
+        "--margin", type=float, default=demo.get("margin", 0.15),
+        help="crop side = person's longer side x (1 + 2 margin)",
+    )  # fmt: skip
+    enhance.add_argument(
+        "--frames-per-clip", type=int, default=demo.get("frames_per_clip"), help="frames drawn per clip (default all)"
     )
     enhance.add_argument(
-        "--frames-per-clip", type=int, default=None, help="frames drawn per clip (default all)"
+        "--frame-step", type=int, default=demo.get("frame_step"), help="take every k-th frame of each clip"
     )
-    enhance.add_argument("--frame-step", type=int, default=None, help="take every k-th frame of each clip")
+    brightness = demo.get("brightness", "mean")
     enhance.add_argument(
         "--brightness",
         choices=("none", "mean", "reinhard"),
-        default="mean",
-        help="brightness step on source samples: mean = the study's centring (eq. 1-2, default), "
-        "reinhard = per-channel Lab colour transfer from the background (Reinhard et al. 2001)",
+        default=brightness,
+        help=f"brightness step on source samples (default {brightness}, as the demo config): mean = the study's "
+        "centring (eq. 1-2), reinhard = per-channel Lab colour transfer from the background (Reinhard et al. 2001)",
     )
     enhance.add_argument("--no-brightness", action="store_true", help="same as --brightness none")
-    enhance.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
-    enhance.add_argument("--jpeg-quality", type=int, default=95)
-    enhance.add_argument("--seed", type=int, default=0, help="frame choice and COCO/MPII split seed")
+    enhance.add_argument("--image-format", choices=("jpeg", "png"), default=demo.get("image_format", "jpeg"))
+    enhance.add_argument("--jpeg-quality", type=int, default=demo.get("jpeg_quality", 95))
+    enhance.add_argument(
+        "--seed", type=int, default=demo.get("seed", 0), help="frame choice and COCO/MPII split seed"
+    )
     enhance.add_argument("--num-tasks", type=int, default=None, help="cap on concurrent enhancing tasks")
     enhance.add_argument(
         "--clips-per-task",
@@ -196,12 +240,28 @@ def register_enhance(data_sub: argparse._SubParsersAction) -> None:
     enhance.set_defaults(func=run_enhance)
 
 
+def enhance_settings(args: argparse.Namespace):
+    """The EnhanceSettings `data enhance`'s flags ask for (pydantic's ValidationError for a bad one)."""
+    from data_pipeline.pipeline import EnhanceSettings
+
+    return EnhanceSettings(
+        size=args.size,
+        margin=args.margin,
+        brightness="none" if args.no_brightness else args.brightness,
+        image_format=args.image_format,
+        jpeg_quality=args.jpeg_quality,
+        frames_per_clip=args.frames_per_clip,
+        frame_step=args.frame_step,
+        seed=args.seed,
+    )
+
+
 def run_enhance(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `posetune --help` does not load Ray.
     import ray
     from pydantic import ValidationError
 
-    from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement
+    from data_pipeline.pipeline import EnhanceJob, parse_input, run_enhancement
     from search.errors import ConfigError, from_validation
 
     if not args.source and not args.target:
@@ -212,16 +272,7 @@ def run_enhance(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     try:
-        settings = EnhanceSettings(
-            size=args.size,
-            margin=args.margin,
-            brightness="none" if args.no_brightness else args.brightness,
-            image_format=args.image_format,
-            jpeg_quality=args.jpeg_quality,
-            frames_per_clip=args.frames_per_clip,
-            frame_step=args.frame_step,
-            seed=args.seed,
-        )
+        settings = enhance_settings(args)
         job = EnhanceJob(
             num_tasks=args.num_tasks, clips_per_task=args.clips_per_task, images_per_task=args.images_per_task
         )

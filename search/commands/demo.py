@@ -48,7 +48,7 @@ def _warm_start_summary(uri: str) -> dict | None:
         "checkpoint": record["checkpoint"],
         "seconds": record.get("seconds"),
         "source_val": metrics[names.SOURCE_VAL + names.PDJ20],
-        "target_val": metrics[names.TARGET_VAL + names.PDJ20],
+        "target_val": metrics.get(names.TARGET_VAL + names.PDJ20, float("nan")),  # nan: no target labels
     }
 
 
@@ -83,6 +83,7 @@ def write_best_overlays(uri: str, experiment, out_dir: Path) -> list[str]:
 def print_summary(summary: dict, experiment) -> None:
     """The best trial's PDJ@0.2 on both validation splits, its values, and the config's own trial."""
     from models import metric_names as names
+    from search.results import LABEL_FREE_TABLE
 
     best, default = summary.get("best"), summary.get("default_trial")
     if not best:
@@ -94,6 +95,9 @@ def print_summary(summary: dict, experiment) -> None:
         f"source-val PDJ@0.2 {pdj[names.SOURCE_VAL]:.3f}, target-val PDJ@0.2 {pdj[names.TARGET_VAL]:.3f}"
         + "".join(f", {k} {v:.3g}" if isinstance(v, float) else f", {k} {v}" for k, v in best["params"].items())
     )
+    label_free = [f"{title} {best['metrics'][k]:.3f}" for k, title in LABEL_FREE_TABLE.items() if k in best["metrics"]]
+    if label_free:
+        print("its label-free scores (no target label read): " + ", ".join(label_free))
     if default:
         print(
             f"{metric}: best trial {best['metrics'][metric]:.3f}, the config's own values "
@@ -122,8 +126,10 @@ def run_demo(
     total = time.perf_counter()
     out_dir = Path(out).expanduser().resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    overrides = [f"data.shards={out_dir / 'shards'}", f"storage.path={out_dir / 'runs'}", *(overrides or [])]
-    experiment = load_config(config, overrides)
+    # The demo's own folders, unless an override names others.
+    values = {"data.shards": str(out_dir / "shards"), "storage.path": str(out_dir / "runs")}
+    given = {o.partition("=")[0].strip() for o in overrides or []}
+    experiment = load_config(config, overrides, {k: v for k, v in values.items() if k not in given})
 
     # Ray start, demo data generation + Ray Data enhancement, then the search.
     outcome = launch(experiment, name=f"demo-{time.strftime('%Y%m%d-%H%M%S')}", address=address)
@@ -135,7 +141,7 @@ def run_demo(
         start = time.perf_counter()
         result = inspect(outcome.experiment_uri)
         print(format_table(result))
-        written = export_best(outcome.experiment_uri, out=str(out_dir / "best.pt"))
+        written = export_best(outcome.experiment_uri, out=str(out_dir / "best.pt"), overwrite=True)  # its own
         timings["inspect_export_s"] = time.perf_counter() - start
         summary["best_model"] = written[0]
         summary["overlays"] = write_best_overlays(outcome.experiment_uri, experiment, out_dir)

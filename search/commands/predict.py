@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("model", help="model file from `posetune search export`")
     predict.add_argument("images", nargs="+", help="image files (JPEG/PNG)")
-    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--out", required=True, help="output folder (new, empty, or one predict wrote)")
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace an --out folder that predict wrote before"
+    )
     predict.add_argument(
         "--min-confidence", type=float, default=0.0, help="hide joints below this peak value"
     )
@@ -32,59 +35,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=_predict)
 
 
+PREDICTIONS = "predictions.json"
+
+
 def overlay_paths(images: list[Path], out: Path) -> list[Path]:
-    """`<stem>.png` in `out` for each input; inputs sharing a stem get `<stem>-2.png`, `<stem>-3.png`..."""
-    seen: dict[str, int] = {}
+    """`<stem>.png` in `out` for each input; a name already handed out (to an earlier input, or one of the
+    folder's own files) gets `-2`, `-3`... until it is free: x/a.jpg, y/a.png, z/a-2.jpg -> a, a-2, a-2-2."""
+    from data_pipeline.outputs import MARKER
+
+    taken = {PREDICTIONS, MARKER}
     paths = []
     for image in images:
-        seen[image.stem] = seen.get(image.stem, 0) + 1
-        suffix = "" if seen[image.stem] == 1 else f"-{seen[image.stem]}"
-        paths.append(out / f"{image.stem}{suffix}.png")
+        name, n = f"{image.stem}.png", 1
+        while name in taken:
+            n += 1
+            name = f"{image.stem}-{n}.png"
+        taken.add(name)
+        paths.append(out / name)
     return paths
-
-
-def check_outputs(images: list[Path], out: Path) -> None:
-    """Refuse an --out that is a file, or the folder of an input (outputs never overwrite inputs)."""
-    from data_pipeline.errors import DataError
-
-    if out.exists() and not out.is_dir():
-        raise DataError(out, "exists and is not a folder (--out names the folder for the overlays)")
-    for image in images:
-        if image.resolve().parent == out.resolve():
-            raise DataError(
-                out,
-                f"is the folder of the input {image}: outputs never overwrite inputs, choose another --out",
-            )
 
 
 def _predict(args) -> int:
     from data_pipeline.images import read_image
     from data_pipeline.joints import LSP14
+    from data_pipeline.outputs import check_output, has_marker, mark, replacing_folder
     from data_pipeline.preview import draw_skeleton, write_image
     from models.export import load_exported, predict_images
     from search.errors import ConfigError
 
     inputs = [Path(name) for name in args.images]
     out = Path(args.out)
-    check_outputs(inputs, out)
+    # Before the model loads: --out is a folder (empty, new, or one predict wrote), holding no input.
+    check_output(out, folder=True, inputs=[*inputs, args.model], overwrite=args.overwrite, owned=has_marker)
     try:
         model, config, _ = load_exported(args.model, device=args.device)
     except ValueError as error:  # a --device this machine lacks
         raise ConfigError(str(error), key="--device") from None
     images = [read_image(path) for path in inputs]
-    out.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, path, image, (joints, confidence) in zip(
-        args.images, overlay_paths(inputs, out), images, predict_images(model, config, images), strict=True
-    ):
-        visible = confidence >= args.min_confidence
-        write_image(path, draw_skeleton(image, joints, visible))
-        results[name] = {
-            "overlay": str(path),
-            "joints": {joint: [float(x), float(y)] for joint, (x, y) in zip(LSP14, joints, strict=True)},
-            "confidence": {joint: float(c) for joint, c in zip(LSP14, confidence, strict=True)},
-        }
-        print(f"{name} -> {path}")
-    (out / "predictions.json").write_text(json.dumps(results, indent=2))
-    print(f"joints: {out / 'predictions.json'}")
+    with replacing_folder(out) as staging:  # the new folder in place before an old one is deleted
+        mark(staging, "predict")
+        for name, path, image, (joints, confidence) in zip(
+            args.images, overlay_paths(inputs, out), images, predict_images(model, config, images), strict=True
+        ):
+            visible = confidence >= args.min_confidence
+            write_image(staging / path.name, draw_skeleton(image, joints, visible))
+            results[name] = {
+                "overlay": str(path),
+                "joints": {joint: [float(x), float(y)] for joint, (x, y) in zip(LSP14, joints, strict=True)},
+                "confidence": {joint: float(c) for joint, c in zip(LSP14, confidence, strict=True)},
+            }
+        (staging / PREDICTIONS).write_text(json.dumps(results, indent=2))
+    for name, record in results.items():
+        print(f"{name} -> {record['overlay']}")
+    print(f"joints: {out / PREDICTIONS}")
     return 0

@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="if the experiment already exists, resume it instead of refusing (for resubmitted cluster jobs)",
     )
+    launch.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and what it names (shards, warm-start checkpoint, experiment name), "
+        "print the resolved config and the experiment it would write, and start nothing",
+    )
     launch.set_defaults(func=_launch)
 
     resume = sub.add_parser(
@@ -69,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--mode", choices=("max", "min"), help="default: the search's")
     export.add_argument("--out", default="best.pt", help="output file (default: best.pt)")
     export.add_argument("--onnx", action="store_true", help="also write <out>.onnx")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out that posetune exported"
+    )
     export.set_defaults(func=_export)
 
 
@@ -83,8 +92,12 @@ def _print_outcome(outcome) -> int:
         f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
     )
     if outcome.best:
+        from search.results import LABEL_FREE_TABLE
+
         shown = {
-            k: round(v, 4) for k, v in outcome.best.metrics.items() if k.startswith(names.TARGET_VAL + "pdj")
+            k: round(v, 4)
+            for k, v in outcome.best.metrics.items()
+            if k.startswith(names.TARGET_VAL + "pdj") or k in LABEL_FREE_TABLE
         }
         print(f"best trial {outcome.best.trial_id}: {shown}")
     raise_if_interrupted(outcome)
@@ -101,12 +114,17 @@ def _ask_to_resume(uri: str) -> bool:
 
 
 def _launch(args) -> int:
-    from search.config import load_config
+    from search.config import dump_config, load_config
     from search.experiment import experiment_exists, experiment_uri
-    from search.tuner import launch
+    from search.tuner import check_launch, launch
 
-    storage = [f"storage.path={args.storage}"] if args.storage else []
-    config = load_config(config_of(args, "posetune search launch"), [*args.overrides, *storage])
+    storage = {"storage.path": args.storage} if args.storage is not None else {}
+    config = load_config(config_of(args, "posetune search launch"), args.overrides, storage)
+    if args.check:
+        uri = check_launch(config, args.name or f"{config.name}-<time>")
+        print(dump_config(config), end="")
+        print(f"# config valid; the search would write {uri}")
+        return 0
     if_exists = "resume" if args.resume_if_exists else "error"
     if args.name and not args.resume_if_exists:
         uri = experiment_uri(config.storage.path, args.name)
@@ -136,7 +154,9 @@ def _inspect(args) -> int:
 def _export(args) -> int:
     from search.export import export_best
 
-    written = export_best(args.path, out=args.out, metric=args.metric, mode=args.mode, onnx=args.onnx)
+    written = export_best(
+        args.path, out=args.out, metric=args.metric, mode=args.mode, onnx=args.onnx, overwrite=args.overwrite
+    )
     for path in written:
         print(f"wrote {path}")
     return 0

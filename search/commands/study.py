@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume", action="store_true",
         help="continue the study --name (same options): finished trials stay, the others run again",
     )  # fmt: skip
+    study.add_argument(
+        "--label-free-metric", metavar="NAME",
+        help="the label-free score of the second selection protocol (default: dev_risk): the tables show "
+        "each arm's target-test score with epochs chosen by labelled target-val and by it, side by side",
+    )  # fmt: skip
     add_address(study)
     add_overrides(study)
     study.set_defaults(func=_study)
@@ -49,7 +54,7 @@ def _study(args) -> int:
     # Imported here, not at the top, so that `posetune --help` does not load torch and Ray.
     from search.config import load_config
     from search.study import DEFAULT_SEEDS, run_study
-    from search.study_report import format_effects
+    from search.study_report import LABEL_FREE_SELECTION, format_effects, format_protocols
 
     config = load_config(args.config, args.overrides)
     result = run_study(
@@ -61,9 +66,12 @@ def _study(args) -> int:
         name=args.name,
         only=[a.strip() for a in args.arms.split(",")] if args.arms else None,
         resume=args.resume,
+        label_free=args.label_free_metric or LABEL_FREE_SELECTION,
     )
     print()
     print("Target test PDJ@0.2 (%) per arm, and each arm − classic paired by seed [95 % CI]:")
     print(format_effects(result))
+    print("\nTarget test PDJ@0.2 (%) with epochs chosen by labelled target-val and without target labels:")
+    print(format_protocols(result))
     print(f"\n{len(result.runs)} trials in {result.wall_s:.0f} s; wrote " + ", ".join(result.files))
     return 0

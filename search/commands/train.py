@@ -78,23 +78,40 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _is_train_run(fs, path: str) -> bool:
+    """Whether the folder at `path` holds a run `posetune train` wrote (its marker; runs from before the
+    marker: their config.yaml and metrics.jsonl)."""
+    from data_pipeline.outputs import has_marker
+
+    return has_marker(fs, path) or all(os.path.isfile(os.path.join(path, f)) for f in ("config.yaml", "metrics.jsonl"))
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `posetune --help` does not load torch and Ray.
     from data_pipeline.manifest import shards_exist
+    from data_pipeline.outputs import check_output, mark
     from models.overlay import render_checkpoint
     from models.train import fit
     from search.cluster import init_ray
     from search.config import dump_config, load_config
     from search.shards import build_train_data, prepare_shards, shard_dir
 
-    overrides = [*args.overrides, *([f"data.shards={args.data}"] if args.data else [])]
-    config = load_config(args.config, overrides)
+    config = load_config(args.config, args.overrides, {"data.shards": args.data} if args.data else None)
+    out = Path(args.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_output(  # before any data is made or read
+        out,
+        folder=True,
+        inputs=[p for p in (args.config, config.shards_root) if os.path.exists(p)],
+        overwrite=args.resume is not None,
+        owned=_is_train_run,
+        again="continue it with --resume CHECKPOINT_DIR, or choose another --out",
+    )
     if not shards_exist(shard_dir(config)):
         init_ray(None, {})
         prepare_shards(config)
     data = build_train_data(config)
-    out = Path(args.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
+    mark(out, "train")
     (out / "config.yaml").write_text(dump_config(config))
     log = MetricsLog(out)
     fit(

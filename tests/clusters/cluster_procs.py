@@ -3,6 +3,7 @@ other Ray by its temp dir)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -54,6 +55,11 @@ def start_multinode_cluster(temp_dir: str):
     """
     from ray.cluster_utils import Cluster
 
+    # Cluster writes its address file into Ray's *default* temp dir ($RAY_TMPDIR/ray, else $TMPDIR/ray, else
+    # /tmp/ray) whatever temp dir its nodes get; on a machine that never ran Ray that folder does not exist and
+    # the head fails with FileNotFoundError. Point the default at this cluster's own folder and make it.
+    os.environ["RAY_TMPDIR"] = temp_dir
+    os.makedirs(os.path.join(temp_dir, "ray"), exist_ok=True)
     system_config = {
         "health_check_initial_delay_ms": 0,
         "health_check_period_ms": 500,

@@ -46,13 +46,21 @@ def epoch_trainable(config):
 
 
 class KillNodeOfFirstTrial(tune.Callback):
-    """Removes the worker node under the first trial to reach KILL_AFTER_EPOCH (runs on the driver's main thread)."""
+    """Removes the worker node under the first trial whose KILL_AFTER_EPOCH checkpoint Tune has taken (runs on
+    the driver's main thread).
+
+    On the checkpoint, not on the result: Tune calls `on_trial_result` before it fetches that result's
+    checkpoint from the trial, so a node removed there (under load, before the fetch) loses the epoch and the
+    retry redoes it from the one before. `on_checkpoint` comes after the fetch, in the same controller step
+    that registers it; the trial's next epoch waits for that step, so nothing is lost or redone.
+    """
 
     def __init__(self):
         self.killed: dict | None = None
 
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        if self.killed is not None or result["epoch"] != KILL_AFTER_EPOCH:
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        result = trial.last_result
+        if self.killed is not None or result.get("epoch") != KILL_AFTER_EPOCH:
             return
         (victim,) = [n for n in _CLUSTER[0].worker_nodes if n.node_id == result["node"]]
         _CLUSTER[0].remove_node(victim, allow_graceful=False)

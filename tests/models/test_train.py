@@ -37,7 +37,8 @@ PREFIXED = (
 KEYS = {
     "epoch", "step", "lr", "grl_lambda", "train_loss", "train_pose_loss", "train_domain_loss",
     "train_images_per_s", "epoch_time_s",
-} | {p + k for p in names.VAL_PREFIXES for k in PREFIXED}  # fmt: skip
+} | {p + k for p in names.VAL_PREFIXES for k in PREFIXED} | {
+    names.TARGET_VAL + k for k in names.LABEL_FREE_SPLIT} | {names.DEV, names.DOMAIN_PROBE_ACC}  # fmt: skip
 
 
 def _config(**overrides) -> TrainConfig:

@@ -16,7 +16,7 @@ model: {num_stacks: 1, num_features: 16, depth: 2, input_size: 32}
 train: {epochs: 2, steps_per_epoch: 2, batch_size: 4, sigma: 1.0, max_eval_samples: 8, adv_weight: 0.2,
         channels_last: false}
 augment: {occlusion_prob: 0.5}
-data: {shards: /nowhere}
+data: {demo: true, demo_clips: 6, size: 64, frames_per_clip: 4, shards: /nowhere}  # the session shards' settings
 search: {num_samples: 4}
 """
 

@@ -72,4 +72,39 @@ def test_a_non_default_demo_shift_gets_its_own_data_and_shards(tmp_path):
     assert shifted.data.shift.lighting == 0.0 and shifted.data.shift.framing == 1.0
     assert demo_data_dir(default) != demo_data_dir(shifted)
     assert shard_dir(default) != shard_dir(shifted)
-    assert shard_dir(default).endswith("/centred")
+    assert shard_dir(default).rpartition("/")[2].startswith("centred-")
+
+
+def test_data_enhance_makes_by_default_the_shards_the_demo_config_reads(tmp_path):
+    """`data enhance ... --out shards` then `train --config demo --data shards` was refused: enhance's
+    brightness step defaulted to mean, the demo config's is none."""
+    import dataclasses
+
+    from search.cli import build_parser
+    from search.commands.data import enhance_settings
+    from search.config import load_config
+
+    defaults = enhance_settings(build_parser().parse_args(["data", "enhance", "--out", str(tmp_path / "s")]))
+    demo = load_config("demo", [f"data.shards={tmp_path / 's'}"])
+    assert defaults == demo.data.enhance_settings()
+    (tmp_path / "s").mkdir()
+    manifest = {"schema_version": 2, "counts": {}, "settings": dataclasses.asdict(defaults)}
+    (tmp_path / "s" / SHARDS_MANIFEST).write_text(json.dumps(manifest))
+    assert shard_dir(demo) == str(tmp_path / "s")
+
+
+def test_shards_made_with_other_settings_are_refused_naming_both_fixes(tmp_path):
+    import dataclasses
+
+    from search.config import load_config
+
+    demo = load_config("demo", [f"data.shards={tmp_path}"])
+    for key, made in (("brightness", "mean"), ("size", 256)):
+        settings = {**dataclasses.asdict(demo.data.enhance_settings()), key: made}
+        (tmp_path / SHARDS_MANIFEST).write_text(json.dumps({"schema_version": 2, "counts": {}, "settings": settings}))
+        with pytest.raises(ConfigError) as error:
+            shard_dir(demo)
+        want = getattr(demo.data, key)
+        flag = "--" + key
+        assert f"data.{key}" in str(error.value) and f"{flag} {want}" in str(error.value), error.value
+        assert f"--set data.{key}={made}" in str(error.value), error.value

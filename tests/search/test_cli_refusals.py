@@ -219,3 +219,167 @@ def test_train_metrics_log_is_replaced_atomically(tmp_path):
              "source_val_pdj20": 0.1, "source_val_rmse": 3.0, "lr": 1e-3}, "ckpt1b")  # fmt: skip
     assert {n: (tmp_path / n).read_text() for n in before} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "metrics.jsonl"]
+
+
+# ------------------------------------------------------------------------------------------- the output rule
+# One rule for every command's outputs (data_pipeline.outputs), checked before any model or data loads:
+# never over an input, the experiment's own files or anything posetune did not write; a file where a
+# folder is needed (or the reverse) or a path under a file is one line; temporary files go away.
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def experiment(tmp_path) -> Path:
+    """A folder that reads as an experiment (its manifest); the output checks come before anything else."""
+    folder = tmp_path / "runs" / "exp"
+    folder.mkdir(parents=True)
+    manifest = {"format": "posetune-experiment", "name": "exp", "config": {}}
+    (folder / "experiment.json").write_text(json.dumps(manifest))
+    (folder / "optuna-journal.log").write_text("{}\n")
+    (folder / "trial_0" / "checkpoint_000000").mkdir(parents=True)
+    (folder / "trial_0" / "checkpoint_000000" / "state.pt").write_bytes(b"weights")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("out", "problem"),
+    [
+        ("experiment.json", "lies inside the input"),  # once replaced the manifest with the model, exit 0
+        ("trial_0/checkpoint_000000/state.pt", "lies inside the input"),
+        ("optuna-journal.log", "lies inside the input"),
+        (".", "is a folder"),
+        ("../../existing-folder", "is a folder"),
+        ("../../a-file/best.pt", "which is a file"),
+        ("../../precious.pt", "not written by posetune"),
+    ],
+)
+def test_export_refuses_outputs_that_would_replace_what_it_must_not(experiment, tmp_path, capsys, out, problem):
+    (tmp_path / "existing-folder").mkdir()
+    (tmp_path / "a-file").write_text("mine")
+    (tmp_path / "precious.pt").write_text("someone's own weights")
+    before = _tree(tmp_path)
+    target = experiment / out
+    for flags in ([], ["--overwrite"]):  # --overwrite replaces only a model file posetune exported
+        assert main(["search", "export", str(experiment), "--out", str(target), *flags]) == 2
+        _one_error_line(capsys, problem)
+        assert _tree(tmp_path) == before  # nothing replaced, no <out>.tmp left
+
+
+def test_exported_model_file_leaves_no_temporary_file_when_writing_fails(tmp_path, monkeypatch):
+    config = TrainConfig(
+        model=HourglassConfig(num_stacks=1, num_features=16, depth=2, num_joints=14, input_size=32),
+        channels_last=False,
+    )
+
+    def fails_midway(payload, path, *args, **kwargs):
+        Path(path).write_bytes(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", fails_midway)
+    with pytest.raises(OSError, match="disk full"):
+        save_exported(tmp_path / "best.pt", StackedHourglass(config.model), config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_gives_every_input_its_own_overlay_whatever_the_names(model_file, tmp_path):
+    """x/a.jpg, y/a.png, z/a-2.jpg once gave two a-2.png: one overlay lost, two inputs mapped to one."""
+    inputs = [_image(tmp_path / "x" / "a.jpg", 1), _image(tmp_path / "y" / "a.png", 2), _image(tmp_path / "z" / "a-2.jpg", 3)]
+    out = tmp_path / "out"
+    assert main(["predict", str(model_file), *map(str, inputs), "--out", str(out)]) == 0
+    predictions = json.loads((out / "predictions.json").read_text())
+    overlays = [predictions[str(p)]["overlay"] for p in inputs]
+    assert len(set(overlays)) == 3 and all(Path(o).is_file() for o in overlays)
+    assert len(list(out.glob("*.png"))) == 3
+
+
+def test_predict_refuses_an_out_under_a_file_before_loading_the_model(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    picture = _image(tmp_path / "person.png")
+    missing_model = tmp_path / "no-such-model.pt"  # the out is refused first, so the model is never read
+    assert main(["predict", str(missing_model), str(picture), "--out", str(tmp_path / "file" / "sub")]) == 2
+    _one_error_line(capsys, tmp_path / "file" / "sub", "which is a file")
+
+
+def test_predict_replaces_only_its_own_folder_and_only_with_overwrite(model_file, tmp_path, capsys):
+    picture = _image(tmp_path / "in" / "person.png")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "person.png").write_text("my own drawing")
+    assert main(["predict", str(model_file), str(picture), "--out", str(mine), "--overwrite"]) == 2
+    _one_error_line(capsys, mine, "not written by posetune")
+    assert (mine / "person.png").read_text() == "my own drawing"
+
+    out = tmp_path / "out"
+    assert main(["predict", str(model_file), str(picture), "--out", str(out)]) == 0
+    first = _tree(out)
+    assert main(["predict", str(model_file), str(picture), "--out", str(out)]) == 2
+    _one_error_line(capsys, out, "--overwrite")
+    assert _tree(out) == first
+    other = _image(tmp_path / "in" / "other.png", seed=5)
+    assert main(["predict", str(model_file), str(other), "--out", str(out), "--overwrite"]) == 0
+    assert sorted(_tree(out)) == ["other.png", "posetune-output.json", "predictions.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "mine", "out"]  # no staging folder left
+
+
+TRAIN_CONFIG = "data: {{shards: {shards}}}\nmodel: {{num_stacks: 1, num_features: 16, depth: 2, input_size: 32}}\n"
+
+
+@pytest.mark.parametrize("case", ["existing file", "under a file", "a folder posetune did not write", "the shards"])
+def test_train_refuses_a_bad_out_before_reading_or_making_data(tmp_path, capsys, ray_session, case):
+    shards = tmp_path / "shards"
+    (shards).mkdir()
+    (shards / "notes.txt").write_text("my shards")
+    config = tmp_path / "c.yaml"
+    config.write_text(TRAIN_CONFIG.format(shards=shards))
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("keep")
+    out = {
+        "existing file": tmp_path / "file",
+        "under a file": tmp_path / "file" / "run",
+        "a folder posetune did not write": tmp_path / "theirs",
+        "the shards": shards / "run",
+    }[case]
+    before = _tree(tmp_path)
+    assert main(["train", "--config", str(config), "--out", str(out), "--no-progress"]) == 2
+    _one_error_line(capsys, out)
+    assert _tree(tmp_path) == before
+
+
+def test_data_demo_keeps_a_summary_posetune_did_not_write(tmp_path, capsys):
+    """`data demo --out DIR` once replaced a user's DIR/demo_summary.json, --overwrite or not."""
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "demo_summary.json").write_text('{"mine": true}')
+    for flags in ([], ["--overwrite"]):
+        assert main(["data", "demo", "--out", str(out), "--clips", "1", *flags]) == 2
+        _one_error_line(capsys, out / "demo_summary.json")
+        assert (out / "demo_summary.json").read_text() == '{"mine": true}'
+        assert sorted(p.name for p in out.iterdir()) == ["demo_summary.json"]  # refused before generating
+
+
+def test_data_demo_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    assert main(["data", "demo", "--out", str(tmp_path / "file"), "--clips", "1"]) == 2
+    _one_error_line(capsys, tmp_path / "file", "is a file")
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_enhance_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    from data_pipeline.demo import write_demo
+
+    write_demo(tmp_path / "demo", clips=1, target_images=4)
+    (tmp_path / "file").write_text("mine")
+    lsp = tmp_path / "demo" / "lsp"
+    assert main(["data", "enhance", "--target", f"lsp:{lsp}", "--out", str(tmp_path / "file")]) == 2
+    _one_error_line(capsys, tmp_path / "file", "is a file")
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_inspect_refuses_a_plot_name_taken_by_a_folder_before_reading_trials(experiment, capsys):
+    (experiment / "learning_curves.png").mkdir()
+    assert main(["search", "inspect", str(experiment)]) == 2
+    _one_error_line(capsys, experiment / "learning_curves.png", "is a folder")

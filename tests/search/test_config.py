@@ -15,8 +15,11 @@ def test_shipped_configs_load_and_search_the_study_levers(name):
     if name.startswith("study"):  # a study config trains fixed arms: it searches nothing
         assert not config.search.space and config.scheduler.type == "none"
         return
-    for key in ("train.adv_weight", "augment.occlusion_prob", "train.lr_decay_rate"):
+    for key in ("train.lr", "train.adv_weight", "augment.occlusion_prob", "train.lr_decay_rate"):
         assert key in config.search.space
+    for key in ("train.lr", "train.adv_weight"):  # log scale; the adversarial weight down to practically off
+        assert config.search.space[key].type == "loguniform"
+    assert config.search.space["train.adv_weight"].low <= 1e-4
     assert config.search.metric == "target_val_pdj20" and config.model.num_joints == 14
     point = default_point(config)
     space = optuna_space(config)
@@ -226,3 +229,13 @@ def test_launch_takes_the_config_as_an_option_and_says_so_for_the_old_spelling(c
     err = capsys.readouterr().err
     assert "the config is an option now: posetune search launch --config demo" in err and err.count("\n") == 1
     assert not ray.is_initialized()
+
+
+def test_a_key_fixed_with_set_leaves_the_shipped_space():
+    """demo searches train.lr; `--set train.lr=...` means every trial trains at that lr."""
+    assert "train.lr" in load_config("demo").search.space
+    config = load_config("demo", ["train.lr=0.002", "augment={occlusion_prob: 0.1}"])
+    assert config.train.lr == 0.002 and config.augment.occlusion_prob == 0.1
+    assert "train.lr" not in config.search.space and "augment.occlusion_prob" not in config.search.space
+    assert "train.adv_weight" in config.search.space  # the rest is still searched
+    assert "train.lr" not in default_point(config)

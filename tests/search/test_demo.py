@@ -38,11 +38,14 @@ def test_demo_runs_every_stage_and_exports_the_best_model(tmp_path, ray_session,
     assert best == pytest.approx(max(reported.values()))
     default = summary["default_trial"]
     assert default["metrics"]["target_val_pdj20"] == pytest.approx(reported[default["trial_id"]])
-    assert (out / "shards" / "centred" / SHARDS_MANIFEST).is_file()
+    assert [p.parent.name.split("-")[0] for p in (out / "shards").glob(f"*/{SHARDS_MANIFEST}")] == ["centred"]
     payload = torch.load(out / "best.pt", weights_only=True)
     assert payload["metrics"]["target_val_pdj20"] == pytest.approx(best)
     printed = capsys.readouterr().out
     assert "best trial" in printed and "time:" in printed
+    # the label-free scores beside the labelled ones, in the summary and its file
+    assert "its label-free scores (no target label read): src PDJ.2 " in printed and "DEV " in printed
+    assert {"dev_risk", "target_val_flip_agree"} <= set(summary["best"]["metrics"])
     # one line per trial-epoch from the driver, and none of Ray's per-checkpoint messages
     assert "epoch 1/2: source-val PDJ@0.2" in printed and "Checkpoint successfully created" not in printed
     for split in ("target-val", "source-val"):  # truth beside prediction, 256 px each, 2 samples per row

@@ -11,6 +11,7 @@ import yaml
 
 from data_pipeline.manifest import SHARDS_MANIFEST
 from search.cli import main
+from search.shards import shard_dir
 from tests.search.tiny import TINY, tiny_config, trial_states
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def test_every_trial_failing_exits_1_naming_the_cause(tmp_path, shard_root, ray_session, capsys):
     shards = tmp_path / "shards"
-    shutil.copytree(f"{shard_root}/centred", shards)
+    shutil.copytree(shard_dir(tiny_config(tmp_path, data={**TINY["data"], "shards": shard_root})), shards)
     broken = sorted((shards / "source").glob("*.parquet"))
     for part in broken:  # the manifest still vouches for them: only reading them shows the damage
         part.write_bytes(part.read_bytes()[:100])
@@ -43,7 +44,7 @@ def test_every_trial_failing_exits_1_naming_the_cause(tmp_path, shard_root, ray_
 def test_shards_missing_a_split_the_trials_read_are_refused_before_any_trial(tmp_path, shard_root, capsys):
     """Every target image skipped leaves no target val split: one line and exit 2, no trial started."""
     shards = tmp_path / "shards"
-    shutil.copytree(f"{shard_root}/centred", shards)
+    shutil.copytree(shard_dir(tiny_config(tmp_path, data={**TINY["data"], "shards": shard_root})), shards)
     manifest = json.loads((shards / SHARDS_MANIFEST).read_text())
     manifest["counts"]["target"].pop("val")
     (shards / SHARDS_MANIFEST).write_text(json.dumps(manifest))

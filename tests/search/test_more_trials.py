@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from search.cli import main
-from search.experiment import EXPERIMENT_MANIFEST, JOURNAL, STUDY_NAME
+from search.experiment import EXPERIMENT_MANIFEST, load_study
 from tests.search.tiny import TINY, tiny_config, trial_states
 
 pytestmark = pytest.mark.slow
@@ -26,10 +26,7 @@ def _asha_records(experiment: Path) -> dict:
 
 
 def _optuna_trials(experiment: Path) -> list:
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL))
-    )
-    return optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials()
+    return load_study(str(experiment)).get_trials()
 
 
 def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session, capsys):
@@ -60,6 +57,11 @@ def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session
     trials = _optuna_trials(experiment)
     assert len(trials) == 4 and [t.params for t in trials[:2]] == params_before
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 4
+    # The restored searcher still tells the truth: every epoch reported, COMPLETE only at the full budget.
+    for trial in trials:
+        last = max(trial.intermediate_values)
+        assert sorted(trial.intermediate_values) == list(range(1, last + 1))
+        assert trial.state == (optuna.trial.TrialState.COMPLETE if last == 2 else optuna.trial.TrialState.PRUNED)
     records_after = _asha_records(experiment)
     for key, value in records_before.items():
         assert records_after.get(key) == value

@@ -9,13 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-import optuna
 import pytest
 import torch
 
 from models.export import load_exported, predict_images
 from search.cli import main
-from search.experiment import JOURNAL, STUDY_NAME
+from search.experiment import load_study
 from search.results import inspect
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config
@@ -41,17 +40,9 @@ EPOCH_KEYS = [
 ] + ["epoch", "lr", "grl_lambda", "train_loss", "train_pose_loss", "train_domain_loss"]
 
 
-@pytest.fixture(scope="module")
-def search(tmp_path_factory, shard_root):
-    import ray
-
-    tmp = tmp_path_factory.mktemp("search")
-    config = tiny_config(tmp, data={**TINY["data"], "shards": shard_root})
-    try:
-        outcome = launch(config, name="tiny")
-    finally:
-        ray.shutdown()
-    return config, outcome
+@pytest.fixture
+def search(tiny_search):
+    return tiny_search
 
 
 def test_search_runs_every_trial_and_reports_every_metric(search):
@@ -71,10 +62,8 @@ def test_search_runs_every_trial_and_reports_every_metric(search):
 
 def test_first_trial_is_the_configs_own_point_and_optuna_journal_matches(search):
     config, outcome = search
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(Path(outcome.experiment_uri) / JOURNAL))
-    )
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    study = load_study(outcome.experiment_uri)
+    assert study.study_name == "tiny"  # the experiment's name
     assert len(study.trials) == outcome.num_trials
     first = study.trials[0].params
     assert first["train.adv_weight"] == pytest.approx(config.train.adv_weight)
@@ -165,3 +154,26 @@ def test_a_diverging_trial_is_retried_then_errored_while_the_search_finishes(
             assert trial.run_metadata.num_failures == 2  # the first try and one retry
             error = (Path(trial.local_path) / "error.txt").read_text()
             assert "NonFiniteLossError" in error
+
+
+def test_export_never_replaces_the_experiments_files_and_replaces_its_own_only_with_overwrite(
+    search, tmp_path, capsys
+):
+    """`search export --out <experiment>/experiment.json` once replaced the manifest with the model, exit 0."""
+    _, outcome = search
+    experiment = Path(outcome.experiment_uri)
+    manifest = (experiment / "experiment.json").read_bytes()
+    assert main(["search", "export", str(experiment), "--out", str(experiment / "experiment.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posetune: error: ") and "lies inside the input" in err[0], err
+    assert (experiment / "experiment.json").read_bytes() == manifest
+    assert main(["search", "inspect", str(experiment), "--json", "--no-plots"]) == 0  # still an experiment
+    capsys.readouterr()
+
+    out = tmp_path / "best.pt"
+    assert main(["search", "export", str(experiment), "--out", str(out)]) == 0
+    first = out.read_bytes()
+    assert main(["search", "export", str(experiment), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == first
+    assert main(["search", "export", str(experiment), "--out", str(out), "--overwrite", "--onnx"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.onnx", "best.pt"]  # no temporary file left

@@ -1,10 +1,11 @@
 """No secret in a file another local user can read, and none in the manifest, Tune's state or W&B's files.
 
-A search runs with a W&B API key and an AWS secret in its environment and a credential inside a `--set`
-URI (shards on a real S3 server, moto). Then every file it wrote is searched for the three values: the
-experiment folder, W&B's offline runs, the working directory, and Ray's temp dir — which may hold the
-AWS secret (Tune hands AWS_* to its trainables through `runtime_env`, and Ray's agent logs it) only if
-no other user can enter it.
+A search runs with a W&B API key and an AWS secret in its environment, a credential inside a `--set`
+URI (shards on a real S3 server, moto), the AWS secret's value and a secret-named URI option in
+`data.targets`, and a warm start (whose pretraining config the manifest records). Then every file it wrote
+is searched for the planted values: the experiment folder (manifest, Tune's files, the warm-start folder),
+W&B's offline runs, the working directory, and Ray's temp dir — which may hold the AWS secret (Tune hands
+AWS_* to its trainables through `runtime_env`, and Ray's agent logs it) only if no other user can enter it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 WANDB_KEY = "plantedwandbkey" + "0" * 25  # 40 characters, the shape of a real key
 AWS_SECRET = "planted-aws-secret-access-key"
 URI_SECRET = "planted-uri-secret"
+OPTION_SECRET = "planted-option-secret"  # the value of a secret-named URI option (`?secret_key=`)
 
 
 def _files_holding(root: Path, needles: list[str]) -> dict[str, list[str]]:
@@ -70,6 +72,7 @@ def test_planted_secrets_reach_no_readable_file(tmp_path, shard_root, s3_server,
         train={**TINY["train"], "epochs": 1},
         search={**TINY["search"], "num_samples": 2},
         tracking={"wandb": "offline", "project": "posetune-tests"},
+        warm_start={"pretrain_epochs": 1},  # its record in the manifest holds the whole pretraining config
     )
     config_file = tmp_path / "c.yaml"
     config_file.write_text(yaml.safe_dump(config.to_dict()))
@@ -87,6 +90,8 @@ def test_planted_secrets_reach_no_readable_file(tmp_path, shard_root, s3_server,
                 "secrets",
                 "--set",
                 f"data.shards={shards}",
+                "--set",  # demo data: the targets are not read, only recorded
+                f"data.targets=[lsp:/data/{AWS_SECRET}, 'lsp:s3://b/lsp?secret_key={OPTION_SECRET}']",
             ]
         )
         session = Path(ray._private.worker._global_node.get_session_dir_path())
@@ -98,11 +103,14 @@ def test_planted_secrets_reach_no_readable_file(tmp_path, shard_root, s3_server,
     assert list(experiment.glob("*/wandb/offline-run-*/run-*.wandb")), "no W&B offline runs were written"
     manifest = (experiment / EXPERIMENT_MANIFEST).read_text()
     assert bucket in manifest  # the URI is kept, only its credential is not
+    assert '"warm_start"' in manifest and (experiment / "warm_start").is_dir()
 
-    for needle, paths in _files_holding(tmp_path, [WANDB_KEY, AWS_SECRET, URI_SECRET]).items():
+    needles = [WANDB_KEY, AWS_SECRET, URI_SECRET, OPTION_SECRET]
+    for needle, paths in _files_holding(tmp_path, needles).items():
         assert not paths, f"{needle} written to {paths}"
-    in_ray = _files_holding(session, [WANDB_KEY, AWS_SECRET, URI_SECRET])
+    in_ray = _files_holding(session, needles)
     assert not in_ray[WANDB_KEY], f"W&B key in Ray's files: {in_ray[WANDB_KEY]}"
-    assert not in_ray[URI_SECRET], f"URI credential in Ray's files: {in_ray[URI_SECRET]}"
+    for needle in (URI_SECRET, OPTION_SECRET):
+        assert not in_ray[needle], f"URI credential in Ray's files: {in_ray[needle]}"
     if in_ray[AWS_SECRET]:
         assert _private(session), f"AWS secret in {in_ray[AWS_SECRET]}, readable by other users"

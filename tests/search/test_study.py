@@ -94,6 +94,11 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
         assert 1 <= float(run["best_epoch"]) <= 2
         assert float(run["test_target_pdj20_eval_se"]) >= 0  # the bootstrap SE over the test images
         assert float(run["test_target_pdj20_joint_left_elbow"]) >= 0
+        # the second protocol: the epoch the label-free score picks, scored on target test
+        free_epoch, free_score = float(run["label_free_pick_epoch"]), float(run["label_free_pick_test_target_pdj20"])
+        assert 1 <= free_epoch <= 2 and math.isfinite(free_score)
+        if free_epoch == float(run["best_epoch"]):
+            assert free_score == float(run["test_target_pdj20"])
 
     with open(out / "table.csv") as f:
         table = list(csv.DictReader(f))
@@ -108,6 +113,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     markdown = (out / "table.md").read_text()
     assert "Target domain, test split" in markdown and "Source domain, test split" in markdown
     assert "Effect of each arm" in markdown and "Noise" in markdown
+    assert "epoch by dev_risk (no target label)" in markdown and "epoch by dev_risk" in printed
     for name in ("effects.png", "per_joint.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

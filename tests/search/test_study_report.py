@@ -7,7 +7,17 @@ import json
 
 import pytest
 
-from search.study_report import BASELINE, StudyResult, classic_gap, effects, noise, write_outputs
+from search.study_report import (
+    BASELINE,
+    LABEL_FREE_PICK,
+    StudyResult,
+    classic_gap,
+    effects,
+    format_protocols,
+    noise,
+    protocols,
+    write_outputs,
+)
 
 SEEDS = [0, 1, 2, 3, 4]
 CLASSIC = [0.20, 0.30, 0.25, 0.15, 0.35]  # seed-to-seed std 7.9 points
@@ -94,3 +104,23 @@ def test_a_single_seed_gives_a_table_without_intervals(tmp_path):
     write_outputs(study)
     rows = {row["arm"]: row for row in effects(study)}
     assert rows["helper"]["test_target_pdj20"]["verdict"] == "too few seeds"
+
+
+def test_both_selection_protocols_side_by_side_with_the_cost_of_no_labels(study):
+    for run in study.runs:  # the label-free pick loses 2 points on every seed of 'helper', none elsewhere
+        run[LABEL_FREE_PICK + "test_target_pdj20"] = run["test_target_pdj20"] - (0.02 if run["arm"] == "helper" else 0)
+    rows = {row["arm"]: row for row in protocols(study)}
+    assert rows["helper"]["regret"].mean == pytest.approx(0.02)
+    assert rows[BASELINE]["regret"].mean == pytest.approx(0.0)
+    assert rows["helper"]["label_free"][0] == pytest.approx(rows["helper"]["labelled"][0] - 0.02)
+    table = format_protocols(study)
+    assert "| helper | " in table and "| 2.0 [" in table and "epoch by dev_risk (no target label)" in table
+    write_outputs(study)
+    saved = json.loads((tmp_out(study) / "study.json").read_text())["protocols"]
+    assert [r["arm"] for r in saved] == list(study.arms)
+
+
+def tmp_out(study):
+    from pathlib import Path
+
+    return Path(study.out)

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from search.cli import main
 from search.experiment import EXPERIMENT_MANIFEST
-from tests.search.tiny import TINY, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,26 +37,15 @@ def _cloudpickle_field(marker: Path) -> dict:
     return {"_type": "CLOUDPICKLE_FALLBACK", "value": pickle.dumps(_Payload(marker)).hex()}
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, shard_root):
-    """A real finished search of 2 trials (1 epoch each), launched through the CLI."""
-    import ray
+@pytest.fixture
+def finished(tiny_search) -> Path:
+    """The shared real finished search (tests/conftest.py); every test here tampers with a copy of it."""
+    return Path(tiny_search[1].experiment_uri)
 
-    tmp = tmp_path_factory.mktemp("untrusted")
-    config = tiny_config(
-        tmp,
-        data={**TINY["data"], "shards": shard_root},
-        train={**TINY["train"], "epochs": 1},
-        search={**TINY["search"], "num_samples": 2},
-        tracking={"wandb": "none"},
-    )
-    config_file = tmp / "c.yaml"
-    config_file.write_text(yaml.safe_dump(config.to_dict()))
-    try:
-        assert main(["search", "launch", "--config", str(config_file), "--name", "trusted"]) == 0
-    finally:
-        ray.shutdown()
-    return tmp / "runs" / "trusted"
+
+@pytest.fixture
+def num_trials(tiny_search) -> int:
+    return tiny_search[1].num_trials
 
 
 def _tampered_copy(experiment: Path, dst: Path, marker: Path) -> Path:
@@ -85,13 +72,13 @@ def test_the_payload_is_live_when_tune_reads_the_state(finished, tmp_path):
     assert marker.read_text() == "pwned"
 
 
-def test_inspect_reads_results_without_running_code_from_the_folder(finished, tmp_path, capsys):
+def test_inspect_reads_results_without_running_code_from_the_folder(finished, num_trials, tmp_path, capsys):
     marker = tmp_path / "marker"
     copy = _tampered_copy(finished, tmp_path / "copy", marker)
     assert main(["search", "inspect", str(copy), "--json", "--no-plots"]) == 0
     assert not marker.exists()
     report = json.loads(capsys.readouterr().out)
-    assert len(report["trials"]) == 2
+    assert len(report["trials"]) == num_trials
     assert all(t["status"] == "TERMINATED" for t in report["trials"])
     assert report["best"]["metrics"]["target_val_pdj20"] == max(
         t["metrics"]["target_val_pdj20"] for t in report["trials"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+from pathlib import Path
 
 from search.config import config_from_dict
 
@@ -46,6 +48,20 @@ def tiny_config(tmp, **sections):
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
     raw["storage"] = {"path": str(tmp / "runs"), **raw.get("storage", {})}
     return config_from_dict(raw)
+
+
+def cli(*args: str, env: dict, cwd: Path | None = None) -> subprocess.Popen:
+    """`posetune ARGS` as a driver process of its own (its own session and process group, so a kill takes
+    the Ray it started with it), output merged into `stdout`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "search.cli", *args],
+        cwd=cwd or Path(__file__).resolve().parents[2],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def kill_process_group(process: subprocess.Popen) -> None:

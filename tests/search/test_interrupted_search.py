@@ -1,26 +1,37 @@
-"""A search whose driver is SIGKILLed mid-run resumes with `posetune search resume` and loses nothing:
-finished trials stay as they were, Optuna gets no duplicate trials, ASHA's rungs keep every record."""
+"""One search, interrupted both ways a cluster interrupts a driver, loses nothing.
+
+Its first driver is SIGKILLed mid-run (a lost node, an OOM kill); `posetune search resume` continues it and
+is then sent SIGTERM (what a cluster sends a driver it stops), which stops it gracefully with exit code 3
+and the resume command; a last resume finishes it. Finished trials stay as they were, Optuna gets no
+duplicate trials, ASHA's rungs keep every record. (On object storage, with a new machine's empty cache:
+test_object_storage_resume.)"""
 
 from __future__ import annotations
 
 import glob
 import os
 import pickle
-import subprocess
-import sys
+import signal
+import time
 from pathlib import Path
 
-import optuna
 import pyarrow.fs
 import pytest
 import yaml
 
-from search.experiment import JOURNAL, STUDY_NAME
-from tests.search.tiny import TINY, kill_process_group, tiny_config, trial_states, wait_for_two_finished
+from search.experiment import load_study
+from tests.search.tiny import (
+    TINY,
+    cli,
+    kill_process_group,
+    tiny_config,
+    trial_states,
+    wait_for_two_finished,
+)
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-NUM_SAMPLES = 6
+NUM_SAMPLES = 5
 
 
 def _trial_states(experiment: Path) -> dict[str, tuple[str, dict]]:
@@ -40,19 +51,20 @@ def _asha_records(experiment: Path) -> dict[str, float]:
     }
 
 
-def _cli(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "search.cli", *args],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,  # its own process group: the kill takes Ray's processes with it
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def _wait_for_progress(experiment: Path, before: dict, driver, timeout: float = 300) -> None:
+    """Until the resumed driver has trained further than the killed one got: a new epoch reported."""
+    seen = {tid: result.get("training_iteration", 0) for tid, (_, result) in before.items()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = _trial_states(experiment)
+        if any(result.get("training_iteration", 0) > seen.get(tid, 0) for tid, (_, result) in now.items()):
+            return
+        assert driver.poll() is None, driver.stdout.read()
+        time.sleep(0.5)
+    raise AssertionError("the resumed search never reported an epoch")
 
 
-def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
+def test_a_killed_then_terminated_search_resumes_with_everything_intact(tmp_path, shard_root):
     config = tiny_config(
         tmp_path,
         data={**TINY["data"], "shards": shard_root},
@@ -65,7 +77,7 @@ def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
     experiment = tmp_path / "runs" / "killme"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TUNE_GLOBAL_CHECKPOINT_S": "0"}
 
-    driver = _cli("search", "launch", "--config", str(config_file), "--name", "killme", env=env)
+    driver = cli("search", "launch", "--config", str(config_file), "--name", "killme", env=env)
     try:
         before = wait_for_two_finished(lambda: _trial_states(experiment), driver, timeout=300)
         records_before = _asha_records(experiment)
@@ -73,9 +85,19 @@ def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
         kill_process_group(driver)
     assert driver.returncode == -9
 
-    resumed = _cli("search", "resume", str(experiment), env=env)
-    output, _ = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, output
+    resumed = cli("search", "resume", str(experiment), env=env)
+    try:
+        _wait_for_progress(experiment, before, resumed)
+        resumed.send_signal(signal.SIGTERM)
+        output, _ = resumed.communicate(timeout=180)
+    finally:
+        kill_process_group(resumed)  # the graceful stop leaves no Ray behind; this only guards a failure
+    assert resumed.returncode == 3, output
+    assert f"posetune search resume {experiment}" in output
+
+    last = cli("search", "resume", str(experiment), env=env)
+    output, _ = last.communicate(timeout=600)
+    assert last.returncode == 0, output
 
     after = _trial_states(experiment)
     assert len(after) == NUM_SAMPLES, output[-3000:]
@@ -86,11 +108,8 @@ def test_sigkilled_search_resumes_with_everything_intact(tmp_path, shard_root):
             assert after[trial_id][1]["target_val_pdj20"] == result["target_val_pdj20"]
             assert after[trial_id][1]["trial_id"] == trial_id
 
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(experiment / JOURNAL))
-    )
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
-    assert len(study.trials) == NUM_SAMPLES  # no duplicates from the restore
+    study = load_study(str(experiment))
+    assert len(study.trials) == NUM_SAMPLES  # no duplicates from either restore
 
     records_after = _asha_records(experiment)
     assert records_before, "ASHA had recorded nothing before the kill"
