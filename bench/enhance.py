@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 
-from data_pipeline import procedural
+from data_pipeline.demo import write_demo
 from data_pipeline.enhance import center_brightness, crop_around_person
 from data_pipeline.loader import AugmentConfig, ShardDataset
 from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, enhance_sample, rows_to_table, run_enhancement
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="posetune-bench-") as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
-        procedural.write_demo(tmp / "demo", clips=args.clips, seed=0)
+        write_demo(tmp / "demo", clips=args.clips, seed=0)
         demo_s = time.perf_counter() - t
         cores_before = effective_cores(args.cpus)
         loops = [single_process(tmp / "demo", settings, tmp)]

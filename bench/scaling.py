@@ -2,7 +2,7 @@
 1k, 10k and 30k source frames of the procedural SURREAL-format set, extrapolated to SURREAL's size.
 
 Per size: the demo generator writes clips of 20 frames (so 50, 500 and 1,500 clips); the driver lists
-them as `posetune data enhance` does (`pipeline._list_units`: a glob plus one work item per clip, timed,
+them as `posetune data enhance` does (`enhance_tasks.list_units`: a glob plus one work item per clip, timed,
 its Python allocations traced); then the Ray Data job enhances every frame on a local Ray (timed after
 Ray has started; CPU-seconds per image = wall time x CPUs / images). Growth is judged by the per-clip and
 per-image figures staying flat across sizes. SURREAL: 67,582 clips, 6.5M frames (cmu/train about 55k
@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data_pipeline import procedural  # noqa: E402
-from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, _list_units, parse_input, run_enhancement  # noqa: E402
+from data_pipeline.demo import write_demo  # noqa: E402
+from data_pipeline.enhance_tasks import list_units  # noqa: E402
+from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement  # noqa: E402
 
 SURREAL_CLIPS, SURREAL_FRAMES = 67_582, 6_500_000
 FRAMES_PER_CLIP = 20
@@ -37,7 +38,7 @@ def listing(root: Path) -> dict:
     spec = parse_input(f"surreal:{root}", "source")
     tracemalloc.start()
     started = time.perf_counter()
-    items, _, _ = _list_units(spec)
+    items, _, _ = list_units(spec)
     seconds = time.perf_counter() - started
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
             data = work / f"demo-{frames}"
             started = time.perf_counter()
             if not (data / "surreal").is_dir():
-                procedural.write_demo(
+                write_demo(
                     data, clips=clips, frames=(FRAMES_PER_CLIP, FRAMES_PER_CLIP), target_images=10
                 )
             generated = time.perf_counter() - started

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data_pipeline import storage  # noqa: E402
+from data_pipeline.demo import TARGET_PER_CLIP, demo_exists, write_demo  # noqa: E402
 from data_pipeline.loader import ShardDataset  # noqa: E402
 from data_pipeline.manifest import shards_exist  # noqa: E402
 from data_pipeline.pipeline import run_enhancement  # noqa: E402
-from data_pipeline.procedural import TARGET_PER_CLIP, demo_exists, write_demo  # noqa: E402
 from data_pipeline.shift import SHIFT_FACTORS, DomainShift  # noqa: E402
 from models import metric_names as names  # noqa: E402
 from models.train import evaluate  # noqa: E402

@@ -9,54 +9,14 @@ joints this is the authors' network: 6.57 M parameters, every one of them used.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field, StrictInt, field_validator, model_validator
 from torch import nn
 
-from data_pipeline.settings import settings_dataclass
+from models.config import HourglassConfig  # the network's settings live in the light models.config
 
+__all__ = ["HourglassConfig", "Residual", "Hourglass", "StackedHourglass", "count_parameters"]
 
-@settings_dataclass(frozen=True)
-class HourglassConfig:
-    """The network's shape; a config's `model` section."""
-
-    num_stacks: StrictInt = Field(2, ge=1, description="hourglasses in a row, each supervised (sec. 3.4)")
-    num_features: StrictInt = Field(256, ge=2, description="channels inside the hourglass (even)")
-    depth: StrictInt = Field(4, ge=1, description="poolings per hourglass: 64 -> 4 at 256 px input")
-    num_joints: StrictInt = Field(16, ge=1, description="heatmaps predicted, one per joint")
-    input_size: StrictInt = Field(
-        256, ge=1, description="side of the square input, a multiple of 4 * 2**depth"
-    )
-    stem_features: StrictInt = Field(
-        64, ge=2, description="channels of the 7x7 stem conv, doubled by its first residual (paper: 64)"
-    )
-
-    @field_validator("num_features")
-    @classmethod
-    def _even(cls, num_features: int) -> int:
-        if num_features % 2:
-            raise ValueError(f"HourglassConfig.num_features must be even, got {num_features}")
-        return num_features
-
-    @model_validator(mode="after")
-    def _poolings_halve_even_sizes(self) -> HourglassConfig:
-        divisor = 4 * 2**self.depth
-        if self.input_size % divisor:
-            raise ValueError(
-                f"HourglassConfig.input_size {self.input_size} must be a multiple of 4 * 2**depth = {divisor} "
-                "so every pooling of the hourglass halves an even size"
-            )
-        return self
-
-    @property
-    def heatmap_size(self) -> int:
-        return self.input_size // 4
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Residual(nn.Module):

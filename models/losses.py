@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from models.config import LOSS_NAMES
+
 
 def _weighted_mean(per_joint: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean of `(B, stacks, J)` losses over the weighted joints, summed over stacks."""
@@ -39,7 +41,8 @@ def heatmap_cross_entropy(pred: torch.Tensor, target: torch.Tensor, weights: tor
     return _weighted_mean(per_joint, weights)
 
 
-LOSSES = {"mse": heatmap_mse, "ce": heatmap_cross_entropy}
+# by the names a config may give (models.config.LOSS_NAMES, which TrainConfig checks without torch)
+LOSSES = dict(zip(LOSS_NAMES, (heatmap_mse, heatmap_cross_entropy), strict=True))
 
 
 def pose_loss(name: str, pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

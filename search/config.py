@@ -32,12 +32,12 @@ from pydantic import (
 )
 
 from data_pipeline import storage
+from data_pipeline.enhance_settings import EnhanceSettings
 from data_pipeline.joints import LSP14
 from data_pipeline.loader import AugmentConfig
-from data_pipeline.pipeline import EnhanceSettings
 from data_pipeline.settings import settings_dataclass
 from data_pipeline.shift import DomainShift
-from models.hourglass import HourglassConfig
+from models.config import HourglassConfig, TrainConfig
 from models.metric_names import (
     LABEL_FREE_METRICS,
     SELECTION,
@@ -46,7 +46,6 @@ from models.metric_names import (
     needs_target_labels,
 )
 from models.metric_names import mode as metric_mode
-from models.train import TrainConfig
 from search.errors import ConfigError, from_validation
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

@@ -15,11 +15,11 @@ import logging
 import os
 
 from data_pipeline import storage
+from data_pipeline.demo import demo_exists, write_demo
 from data_pipeline.enhance import brightness_mode
 from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
 from data_pipeline.pipeline import EnhanceSettings, run_enhancement
-from data_pipeline.procedural import demo_exists, write_demo
 from data_pipeline.schema import check_schema_version
 from models.train import TrainData
 from search.config import DataConfig, ExperimentConfig

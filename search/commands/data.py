@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo_data(args: argparse.Namespace) -> int:
     """Write the procedural demo set (`posetune data demo`)."""
-    from data_pipeline import procedural
+    from data_pipeline.demo import write_demo
     from data_pipeline.errors import DataError
     from data_pipeline.outputs import check_output, replacing_file
 
@@ -63,7 +63,7 @@ def run_demo_data(args: argparse.Namespace) -> int:
     shift = parse_shift(args.shift, args.only)
     summary_file = out / DEMO_SUMMARY  # write_demo checks surreal/ and lsp/ the same way
     check_output(summary_file, folder=False, overwrite=args.overwrite, owned=_is_demo_summary)
-    summary = procedural.write_demo(
+    summary = write_demo(
         out, clips=args.clips, seed=args.seed, progress=True, overwrite=args.overwrite, shift=shift
     )
     frames = summary["frames"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from data_pipeline.procedural import write_demo
+from data_pipeline.demo import write_demo
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import scipy.io
 
+from data_pipeline.demo import render_target
 from data_pipeline.joints import COCO17, LSP14, LSP14_INDEX, MPII16
-from data_pipeline.procedural import render_target
 
 
 def _people(n: int, seed: int):

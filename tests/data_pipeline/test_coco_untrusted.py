@@ -58,7 +58,7 @@ def test_a_file_that_is_not_coco_at_all_is_one_error_naming_it(tmp_path, content
 
 
 def test_a_truncated_target_image_is_skipped_and_named_not_half_decoded(tmp_path):
-    from data_pipeline.procedural import write_demo
+    from data_pipeline.demo import write_demo
     from data_pipeline.readers import read_lsp
 
     write_demo(tmp_path, clips=1, target_images=2)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from data_pipeline.demo import render_target
 from data_pipeline.errors import DataError
 from data_pipeline.joints import LSP14_INDEX
-from data_pipeline.procedural import render_target
 from data_pipeline.readers import (
     default_splits,
     list_coco_images,

@@ -10,7 +10,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from data_pipeline import procedural
+from data_pipeline.demo import write_demo
 from data_pipeline.errors import DataError
 from data_pipeline.loader import AugmentConfig, ShardDataset
 from data_pipeline.manifest import SHARDS_MANIFEST
@@ -35,7 +35,7 @@ def ray_local():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    procedural.write_demo(root, clips=4, seed=3, frames=(4, 6), target_images=8)
+    write_demo(root, clips=4, seed=3, frames=(4, 6), target_images=8)
     surreal = root / "surreal"
     corrupt = list_surreal_clips(surreal, "train")[0]
     with open(corrupt.video, "wb") as f:  # a truncated, undecodable video
@@ -259,7 +259,7 @@ def test_an_unreadable_target_listing_is_reported_and_the_source_still_written(r
 def test_commit_without_directory_rename_copies_then_writes_the_manifest_last(tmp_path):
     import pyarrow.fs as pafs
 
-    from data_pipeline.pipeline import _commit
+    from data_pipeline.shards_output import commit as _commit
 
     # A SubTreeFileSystem is not a LocalFileSystem: the object-store branch (copy, seal, clean up) runs.
     fs = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())

@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 from pydantic import ValidationError
 
-from data_pipeline.procedural import FRAME_SIZE, demo_exists, render_target, source_background, write_demo
+from data_pipeline.demo import FRAME_SIZE, demo_exists, render_target, source_background, write_demo
 from data_pipeline.shift import SHIFT_FACTORS, DomainShift
 
 SEEDS = range(6)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from data_pipeline.demo import FRAME_SIZE, pose_vector, project, render_clip, write_clip
 from data_pipeline.errors import DataError
 from data_pipeline.joints import LSP14_INDEX, SMPL24_TO_LSP14, map_joints
-from data_pipeline.procedural import FRAME_SIZE, pose_vector, project, render_clip, write_clip
 from data_pipeline.readers import list_surreal_clips, read_surreal, read_surreal_clip
 
 # The real _info.mat schema (DESIGN.md): shape with "T" for the clip length, and dtype.

@@ -122,7 +122,7 @@ def test_predict_refuses_a_truncated_jpeg_instead_of_half_decoding_it(model_file
 
 
 def test_data_show_refuses_an_out_that_is_not_an_image_file(tmp_path, capsys):
-    from data_pipeline.procedural import write_demo
+    from data_pipeline.demo import write_demo
 
     write_demo(tmp_path / "demo", clips=1, target_images=2)
     out = tmp_path / "grid.txt"
@@ -140,7 +140,7 @@ def test_enhance_with_no_inputs_is_one_line(tmp_path, capsys):
 
 
 def test_enhance_refuses_to_overwrite_its_own_input(tmp_path, capsys):
-    from data_pipeline.procedural import write_demo
+    from data_pipeline.demo import write_demo
 
     write_demo(tmp_path / "demo", clips=1, target_images=4)
     lsp = tmp_path / "demo" / "lsp"
@@ -152,7 +152,7 @@ def test_enhance_refuses_to_overwrite_its_own_input(tmp_path, capsys):
 
 
 def test_enhance_overwrite_refuses_a_folder_posetune_did_not_write(tmp_path, capsys):
-    from data_pipeline.procedural import write_demo
+    from data_pipeline.demo import write_demo
 
     write_demo(tmp_path / "demo", clips=1, target_images=4)
     precious = tmp_path / "precious"
@@ -183,9 +183,9 @@ def test_data_demo_overwrite_replaces_its_own_output(tmp_path):
 
 
 def test_an_interrupted_demo_generation_leaves_nothing_a_later_run_reuses(tmp_path, monkeypatch):
-    from data_pipeline import procedural
+    from data_pipeline.demo import write as demo_write  # where write_demo looks render_target up
 
-    real = procedural.render_target
+    real = demo_write.render_target
     calls = {"n": 0}
 
     def dies_midway(*args, **kwargs):
@@ -194,11 +194,11 @@ def test_an_interrupted_demo_generation_leaves_nothing_a_later_run_reuses(tmp_pa
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(procedural, "render_target", dies_midway)
+    monkeypatch.setattr(demo_write, "render_target", dies_midway)
     out = tmp_path / "data"
     assert main(["data", "demo", "--out", str(out), "--clips", "1"]) == 130  # Ctrl-C's exit code
     assert not (out / "lsp").exists() and not (out / "surreal").exists()
-    monkeypatch.setattr(procedural, "render_target", real)
+    monkeypatch.setattr(demo_write, "render_target", real)
     assert main(["data", "demo", "--out", str(out), "--clips", "1"]) == 0
     assert len(list((out / "lsp" / "images").glob("*.jpg"))) == 10
 
@@ -369,7 +369,7 @@ def test_data_demo_refuses_an_out_that_is_a_file(tmp_path, capsys):
 
 
 def test_enhance_refuses_an_out_that_is_a_file(tmp_path, capsys):
-    from data_pipeline.procedural import write_demo
+    from data_pipeline.demo import write_demo
 
     write_demo(tmp_path / "demo", clips=1, target_images=4)
     (tmp_path / "file").write_text("mine")

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from data_pipeline.procedural import write_demo
+from data_pipeline.demo import write_demo
 from models import metric_names as names
 from search.study import run_study
 from search.tuner import launch

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import scipy.io
 
-from data_pipeline.procedural import write_demo
+from data_pipeline.demo import write_demo
 from data_pipeline.readers import read_lsp, read_surreal
 
 
