@@ -89,7 +89,9 @@ def regret(score: np.ndarray, oracle: np.ndarray, test: np.ndarray) -> float:
 
 def epoch_regret(score, oracle, test, runs: np.ndarray) -> float:
     """Mean over runs of the regret of picking the epoch within each run."""
-    return float(np.mean([regret(score[runs == r], oracle[runs == r], test[runs == r]) for r in np.unique(runs)]))
+    return float(
+        np.mean([regret(score[runs == r], oracle[runs == r], test[runs == r]) for r in np.unique(runs)])
+    )
 
 
 def pool_regret(score, oracle, test, configs: np.ndarray, rng: np.random.Generator, pools=POOLS, size=POOL):
@@ -242,7 +244,9 @@ def plot(result: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--table", default="bench/results/search_table_demo.jsonl")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP, help="resamples per CI (default 1000)")
     parser.add_argument("--out", default="bench/results")
@@ -282,7 +286,11 @@ def main(argv=None) -> int:
             f"pool6 {r['regret_pool6']['value']:+.2f} {r['regret_pool6']['ci95']}  "
             f"epoch {r['regret_epoch']['value']:+.2f} {r['regret_epoch']['ci95']}"
         )
-    print("combination:", json.dumps(result["combination"]["held_out_mean"]), result["combination"]["chosen_per_fold"])
+    print(
+        "combination:",
+        json.dumps(result["combination"]["held_out_mean"]),
+        result["combination"]["chosen_per_fold"],
+    )
     return 0
 
 
