@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("sklearn")  # the `bench` extra
 
-from tests.bench.scripts import load_bench_script  # noqa: E402
+from tests.bench.scripts import load_bench_script
 
 
 @pytest.fixture(scope="module")
