@@ -221,7 +221,9 @@ def plot(summary: dict, metric: str, configs: int, path: Path) -> None:
         ax.axvline(summary["reference_trial_epochs"], color="grey", ls="--", lw=1)
         ax.set_xlabel("trial-epochs spent")
         ax.set_title(f"{concurrent} trial{'s' if concurrent > 1 else ''} at a time", fontsize=10)
-        ax.legend(title="trial-epochs to target, median [95 % CI], x random [CI]", fontsize=7, title_fontsize=7)
+        ax.legend(
+            title="trial-epochs to target, median [95 % CI], x random [CI]", fontsize=7, title_fontsize=7
+        )
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"best {metric} so far (surrogate)")
     seeds = next(iter(summary["strategies"].values()))["seeds"]
@@ -235,15 +237,21 @@ def plot(summary: dict, metric: str, configs: int, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--table", default="bench/results/search_table_demo.jsonl")
     parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
     parser.add_argument(
         "--reference-trials", type=int, default=20, help="random search's budget in full trials (default 20)"
     )
-    parser.add_argument("--budget-factor", type=float, default=2.0, help="every search's budget / the reference")
+    parser.add_argument(
+        "--budget-factor", type=float, default=2.0, help="every search's budget / the reference"
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
-    parser.add_argument("--storage", default="/dev/shm/posetune-bench-surrogate", help="the searches' folders")
+    parser.add_argument(
+        "--storage", default="/dev/shm/posetune-bench-surrogate", help="the searches' folders"
+    )
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--name", default="search_efficiency", help="output file stem")
     args = parser.parse_args(argv)
@@ -252,7 +260,9 @@ def main(argv=None) -> int:
     if "random" not in strategies or any(s not in STRATEGIES for s in strategies):
         parser.error(f"--strategies: a subset of {', '.join(STRATEGIES)} that includes random")
     table = read_jsonl_table(args.table)
-    table["runs"] = [r for r in table["runs"] if r["status"] == "TERMINATED" and r["epochs"] == table["epochs"]]
+    table["runs"] = [
+        r for r in table["runs"] if r["status"] == "TERMINATED" and r["epochs"] == table["epochs"]
+    ]
     base = base_config(table, args.storage)
     metric, epochs = base.search.metric, table["epochs"]
     X, y, groups = design(table, metric)
@@ -261,7 +271,9 @@ def main(argv=None) -> int:
     accuracy = cv_accuracy(X, y, groups)
     noise = seed_noise(table, metric)
     model = FlatForest(make_forest().fit(X, y))
-    print(f"{configs} configurations, {len(table['runs'])} runs; surrogate held-out {accuracy}; seed noise {noise}")
+    print(
+        f"{configs} configurations, {len(table['runs'])} runs; surrogate held-out {accuracy}; seed noise {noise}"
+    )
     space = {k: ParamSpec(**v) for k, v in table["space"].items()}
     curve_of = surrogate_curve(model, space, epochs)
     reference = args.reference_trials * epochs
@@ -318,7 +330,10 @@ def main(argv=None) -> int:
     for seed in range(args.seeds):  # seed-major: every strategy has the same seeds at any moment
         for name in strategies:
             runs[name].append(run(name, seed, base, curve_of, budget, stamp))
-        print(f"seed {seed}: {sum(map(len, runs.values()))} searches in {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"seed {seed}: {sum(map(len, runs.values()))} searches in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         if seed < args.seeds - 1 and seed % 10 == 9:
             write(plots=False)
     result = write(plots=True)
