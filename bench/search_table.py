@@ -9,6 +9,16 @@ of its range, log-spaced for a loguniform key; every value of a choice) x `--see
 `bench/search_efficiency.py` replays searches over the table.
 
     python bench/search_table.py [--config demo] [--values 3] [--seeds 2] [--out bench/results/search_table.json]
+
+`--sobol N` records N configurations drawn by a scrambled Sobol sequence over the space instead of a grid
+(`scipy.stats.qmc.Sobol(d, scramble=True, seed=0)`, unit coordinates mapped to each key by `from_unit`),
+`--repeats R` of them (the first R) with a second training seed to measure noise; every epoch's checkpoint
+is also scored on the target test split (`test_target_*`, as the study's `evaluate_on_test`) for the
+label-free selection benchmark (bench/selection.py). Each finished run is appended to a JSONL file (a header
+line, then a line per run), so a rerun of the same command skips the runs already recorded:
+
+    python bench/search_table.py --config demo --sobol 100 --repeats 20 --set train.epochs=6 \
+        --out bench/results/search_table_demo.jsonl
 """
 
 from __future__ import annotations
@@ -24,11 +34,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models import metric_names as names
 from search.config import ExperimentConfig, ParamSpec
 
 SEED_KEY = "train.seed"
-# What each recorded epoch keeps: the metrics of both validation splits and the training losses.
-KEPT_PREFIXES = ("target_val_", "source_val_", "train_")
+# What each recorded epoch keeps: the metrics of both validation splits, the label-free scores, the
+# training losses and (Sobol tables) the epoch's checkpoint on the target test split.
+KEPT_PREFIXES = (
+    names.TARGET_VAL,
+    names.SOURCE_VAL,
+    "train_",
+    names.DEV,
+    names.DOMAIN_PROBE_ACC,
+    names.DOMAIN_ACC,
+    names.TEST_TARGET,
+)
+TABLE_POINT = "table_point"  # the Sobol recorder's one Tune parameter: {"index", "seed", "params"}
 NOT_KEPT = ("train_images_per_s",)  # a speed, not a metric: it depends on the machine's load
 DIGITS = 6
 
@@ -61,6 +82,54 @@ def unit(spec: ParamSpec, value: Any) -> float:
     if spec.type == "loguniform":
         return (math.log(value) - math.log(spec.low)) / (math.log(spec.high) - math.log(spec.low))
     return (float(value) - spec.low) / (spec.high - spec.low)
+
+
+def from_unit(spec: ParamSpec, u: float) -> Any:
+    """The value of a searched key at unit coordinate `u` in [0, 1): the inverse of `unit` (log scale for
+    loguniform); an int range and a choice split [0, 1) into equal cells, one per value."""
+    u = min(max(float(u), 0.0), math.nextafter(1.0, 0.0))
+    if spec.type == "choice":
+        return spec.values[int(u * len(spec.values))]
+    if spec.type == "loguniform":
+        low, high = math.log(spec.low), math.log(spec.high)
+        return _significant(math.exp(low + u * (high - low)))
+    if spec.type == "int":
+        return int(spec.low + math.floor(u * (spec.high - spec.low + 1)))
+    return _significant(spec.low + u * (spec.high - spec.low))
+
+
+def sobol_units(dimensions: int, n: int, seed: int = 0) -> list[list[float]]:
+    """The first `n` points of a scrambled Sobol sequence in [0, 1)^dimensions."""
+    import warnings
+
+    from scipy.stats import qmc
+
+    with warnings.catch_warnings():  # n need not be a power of 2: its balance is not what the table needs
+        warnings.simplefilter("ignore", UserWarning)
+        points = qmc.Sobol(dimensions, scramble=True, seed=seed).random(n)
+    return [[round(float(x), DIGITS) for x in row] for row in points]
+
+
+def sobol_configs(space: dict[str, ParamSpec], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` Sobol configurations of `space` (keys in the space's order): {"unit": [...], "params": {...}}."""
+    keys = list(space)
+    return [
+        {"unit": row, "params": {k: from_unit(space[k], u) for k, u in zip(keys, row, strict=True)}}
+        for row in sobol_units(len(keys), n, seed)
+    ]
+
+
+def sobol_order(n: int, repeats: int, seeds: tuple[int, int] = (0, 1)) -> list[tuple[int, int]]:
+    """(configuration, seed) in recording order: every configuration with the first seed, the second
+    seed of configuration j right after the first seed of configuration 5j+4 (while j < repeats), so that a
+    recording stopped early still holds a fifth of its configurations twice."""
+    order, pending = [], list(range(min(repeats, n)))
+    for i in range(n):
+        order.append((i, seeds[0]))
+        if pending and (i % 5 == 4 or i == n - 1):
+            order.append((pending.pop(0), seeds[1]))
+    order += [(j, seeds[1]) for j in pending]
+    return order
 
 
 def nearest(table: dict, params: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +198,169 @@ def record(config: ExperimentConfig, uri: str, *, values: int, seeds: list[int],
     return {**table, "wall_s": round(time.perf_counter() - start, 1), "concurrent_trials": concurrent}
 
 
+def run_table_trial(params: dict[str, Any], experiment: dict[str, Any]) -> None:
+    """The product's trial (`search.trainable.run_trial`) on one Sobol point, each epoch's report also
+    carrying that epoch's checkpoint scored on the target test split (`test_target_*` scalars, as the
+    study's `evaluate_on_test`): its `tune.report` is wrapped for this trial's process only."""
+    import types
+    from unittest import mock
+
+    import numpy as np
+    from ray import tune
+
+    import search.trainable
+    from search.study import evaluate_on_test
+    from search.trainable import run_trial, trial_config
+
+    point = params[TABLE_POINT]
+    trial_params = {**point["params"], SEED_KEY: int(point["seed"])}
+    config = trial_config(trial_params, experiment)
+    brightness = trial_params.get("data.brightness", config.data.brightness)
+
+    def report(metrics: dict[str, float], checkpoint: tune.Checkpoint) -> None:
+        with checkpoint.as_directory() as folder:
+            test = evaluate_on_test(folder, config, brightness, domains=("target",))
+        scalars = {k: float(v) for k, v in test.items() if np.ndim(v) == 0}
+        tune.report({**metrics, **scalars}, checkpoint=checkpoint)
+
+    shim = types.SimpleNamespace(
+        report=report, get_checkpoint=tune.get_checkpoint, Checkpoint=tune.Checkpoint
+    )
+    with mock.patch.object(search.trainable, "tune", shim):
+        run_trial(trial_params, experiment)
+
+
+class _AppendRuns:
+    """A Tune callback appending each finished trial's run (every epoch's kept metrics) to a JSONL file."""
+
+    def __new__(cls, *args, **kwargs):  # a tune.Callback subclass, made when Ray is imported
+        from ray.tune import Callback
+
+        class AppendRuns(Callback):
+            def __init__(self, out: Path, configs: list[dict]):
+                self.out, self.configs, self.results = out, configs, {}
+
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                self.results.setdefault(trial.trial_id, []).append(_kept(result))
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                point = trial.config[TABLE_POINT]
+                epochs = self.results.pop(trial.trial_id, [])
+                curves: dict[str, list] = {}
+                for i, kept in enumerate(epochs):
+                    for key, value in kept.items():
+                        curves.setdefault(key, [None] * len(epochs))[i] = value
+                run = {
+                    "index": point["index"],
+                    "unit": self.configs[point["index"]]["unit"],
+                    "params": point["params"],
+                    "seed": point["seed"],
+                    "status": "TERMINATED",
+                    "epochs": len(epochs),
+                    "curves": curves,
+                }
+                with self.out.open("a") as f:
+                    f.write(json.dumps(run, separators=(",", ":")) + "\n")
+                print(f"recorded configuration {point['index']} seed {point['seed']}", flush=True)
+
+        return AppendRuns(*args, **kwargs)
+
+
+def read_jsonl_table(path: str | Path) -> dict:
+    """A Sobol table from its JSONL file: the header's fields and `runs` (the last record of each
+    (configuration, seed) pair wins)."""
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if not lines or lines[0].get("kind") != "header":
+        raise ValueError(f"{path}: not a Sobol table (no header line)")
+    runs = {(r["index"], r["seed"]): r for r in lines[1:]}
+    return {**lines[0], "runs": [runs[k] for k in sorted(runs)]}
+
+
+def record_sobol(config: ExperimentConfig, args, overrides: list[str]) -> int:
+    """Record (or continue recording) the Sobol table of `args.out`; 0 once every run is in it."""
+    import ray
+    from ray import tune
+
+    from search.cluster import init_ray
+    from search.config import load_config
+    from search.experiment import experiment_uri, write_experiment_manifest
+    from search.shards import check_splits, prepare_shards
+    from search.tracking import wandb_env
+    from search.tuner import run_config, with_trial_resources
+    from search.warm_start import prepare_warm_start
+
+    out = Path(args.out)
+    space = config.search.space
+    configs = sobol_configs(space, args.sobol, seed=0)
+    seeds = (config.train.seed, config.train.seed + 1)
+    header = None
+    if out.exists() and out.read_text().strip():
+        table = read_jsonl_table(out)
+        header = {k: v for k, v in table.items() if k != "runs"}
+        if header["sobol"] != args.sobol or header["space"] != config.to_dict()["search"]["space"]:
+            raise SystemExit(f"{out}: recorded with another --sobol or search.space; use another --out")
+        done = {(r["index"], r["seed"]) for r in table["runs"]}
+    else:
+        done = set()
+    todo = [(i, s) for i, s in sobol_order(args.sobol, args.repeats, seeds) if (i, s) not in done]
+    print(f"{len(done)} runs recorded, {len(todo)} to record x {config.train.epochs} epochs", flush=True)
+    if not todo:
+        return 0
+    if header and header.get("warm_start"):  # a continued recording adapts the same pretrained model
+        config = load_config(
+            args.config,
+            [*overrides, f"warm_start.checkpoint={header['warm_start']}", "warm_start.pretrain_epochs=0"],
+        )
+    init_ray(None, wandb_env(None))
+    try:
+        prepare_shards(config)
+        check_splits(config, test=True)
+        name = f"sobol-{time.strftime('%Y%m%d-%H%M%S')}"
+        uri = experiment_uri(config.storage.path, name)
+        write_experiment_manifest(uri, name, config)
+        config = prepare_warm_start(config, uri)
+        if header is None:
+            header = {
+                "kind": "header",
+                "what": "learning curves of scrambled-Sobol configurations over the search space: every "
+                "epoch's reported metrics and the epoch's checkpoint on the target test split",
+                "config": config.to_dict(),
+                "metric": config.search.metric,
+                "mode": config.search.mode,
+                "epochs": config.train.epochs,
+                "space": config.to_dict()["search"]["space"],
+                "keys": list(space),
+                "sobol": args.sobol,
+                "sobol_seed": 0,
+                "repeats": args.repeats,
+                "seeds": list(seeds),
+                "warm_start": config.train.init_from,
+                "concurrent_trials": args.concurrent,
+                "command": "python bench/search_table.py " + " ".join(args.argv),
+            }
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(header, separators=(",", ":")) + "\n")
+        points = [{"index": i, "seed": s, "params": configs[i]["params"]} for i, s in todo]
+        tuner = tune.Tuner(
+            with_trial_resources(run_table_trial, config, experiment=config.to_dict()),
+            param_space={TABLE_POINT: tune.grid_search(points)},
+            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=args.concurrent),
+            run_config=run_config(
+                config,
+                uri,
+                callbacks=[_AppendRuns(out, configs)],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+        tuner.fit()
+    finally:
+        ray.shutdown()
+    table = read_jsonl_table(out)
+    left = args.sobol + min(args.repeats, args.sobol) - len(table["runs"])
+    print(f"{len(table['runs'])} runs in {out}; {left} left", flush=True)
+    return 0 if left == 0 else 1
+
+
 def tabulate(config: ExperimentConfig, uri: str, grid: dict[str, list], seeds: list[int]) -> dict:
     """The table of the recorded grid experiment at `uri` (also to rebuild it from an interrupted one)."""
     from data_pipeline import storage
@@ -177,6 +409,10 @@ def main(argv=None) -> int:
     parser.add_argument("--values", type=int, default=3, help="values per searched key (default 3)")
     parser.add_argument("--seeds", type=int, default=2, help="training seeds per grid point (default 2)")
     parser.add_argument("--concurrent", type=int, default=2, help="trials at once (default 2)")
+    parser.add_argument("--sobol", type=int, metavar="N", help="N Sobol configurations instead of a grid")
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="Sobol configurations run with a second seed (default 20)"
+    )
     parser.add_argument("--storage", default="/tmp/posetune-bench-table", help="where the grid's trials live")
     parser.add_argument("--out", default="bench/results/search_table.json")
     parser.add_argument(
@@ -185,6 +421,7 @@ def main(argv=None) -> int:
         help="tabulate an existing (e.g. interrupted) recording instead of training",
     )
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
 
     import ray
 
@@ -195,11 +432,16 @@ def main(argv=None) -> int:
     from search.tracking import wandb_env
     from search.warm_start import prepare_warm_start
 
-    config = load_config(
-        args.config, [f"storage.path={args.storage}", "tracking.wandb=none", *args.overrides]
-    )
+    overrides = [f"storage.path={args.storage}", "tracking.wandb=none", *args.overrides]
+    config = load_config(args.config, overrides)
     if not config.search.space:
         raise SystemExit(f"{args.config}: search.space is empty: nothing to tabulate")
+    if args.sobol:
+        if args.out == parser.get_default("out"):
+            raise SystemExit(
+                "--sobol writes a JSONL table: give --out (e.g. bench/results/search_table_demo.jsonl)"
+            )
+        return record_sobol(config, args, overrides)
     points = math.prod(len(grid_values(s, args.values)) for s in config.search.space.values())
     print(f"recording {points} grid points x {args.seeds} seeds x {config.train.epochs} epochs", flush=True)
     seeds = list(range(args.seeds))
