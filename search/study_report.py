@@ -22,8 +22,9 @@ from search.study_stats import CONFIDENCE, Interval, mean_std, paired_difference
 
 SELECTION_METRIC = names.SELECTION  # model selection: target validation only
 # The second protocol: each seed's epoch chosen by a label-free score (models.label_free) instead, for the
-# side-by-side table of what choosing without target labels costs. DEV until the validators are scored.
-LABEL_FREE_SELECTION = names.DEV
+# side-by-side table of what choosing without target labels costs: target-val heatmap entropy, the validator
+# with the least regret on the demo table (bench/results/selection.md: -0.00 [-0.19, 0.18] points per epoch).
+LABEL_FREE_SELECTION = names.TARGET_VAL + names.ENTROPY
 LABEL_FREE_PICK = "label_free_pick_"  # prefix: the label-free pick's epoch and test metrics in a run
 BASELINE = "classic"  # every other arm is compared with it, seed by seed
 SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     study.add_argument(
         "--label-free-metric", metavar="NAME",
-        help="the label-free score of the second selection protocol (default: dev_risk): the tables show "
+        help="the label-free score of the second selection protocol (default: target_val_entropy, the least regret on the demo table): the tables show "
         "each arm's target-test score with epochs chosen by labelled target-val and by it, side by side",
     )  # fmt: skip
     add_address(study)

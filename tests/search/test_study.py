@@ -14,7 +14,7 @@ from search.cli import main
 from search.config import config_from_dict
 from search.experiment import EXPERIMENT_MANIFEST
 from search.study import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
-from search.study_report import COLUMNS
+from search.study_report import COLUMNS, LABEL_FREE_SELECTION
 from tests.search.tiny import TINY, tiny_config
 
 ARMS = ["classic", "enhanced", "adversarial"]
@@ -113,7 +113,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
     markdown = (out / "table.md").read_text()
     assert "Target domain, test split" in markdown and "Source domain, test split" in markdown
     assert "Effect of each arm" in markdown and "Noise" in markdown
-    assert "epoch by dev_risk (no target label)" in markdown and "epoch by dev_risk" in printed
+    assert f"epoch by {LABEL_FREE_SELECTION} (no target label)" in markdown and f"epoch by {LABEL_FREE_SELECTION}" in printed
     for name in ("effects.png", "per_joint.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

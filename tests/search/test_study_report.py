@@ -10,6 +10,7 @@ import pytest
 from search.study_report import (
     BASELINE,
     LABEL_FREE_PICK,
+    LABEL_FREE_SELECTION,
     StudyResult,
     classic_gap,
     effects,
@@ -114,7 +115,7 @@ def test_both_selection_protocols_side_by_side_with_the_cost_of_no_labels(study)
     assert rows[BASELINE]["regret"].mean == pytest.approx(0.0)
     assert rows["helper"]["label_free"][0] == pytest.approx(rows["helper"]["labelled"][0] - 0.02)
     table = format_protocols(study)
-    assert "| helper | " in table and "| 2.0 [" in table and "epoch by dev_risk (no target label)" in table
+    assert "| helper | " in table and "| 2.0 [" in table and f"epoch by {LABEL_FREE_SELECTION} (no target label)" in table
     write_outputs(study)
     saved = json.loads((tmp_out(study) / "study.json").read_text())["protocols"]
     assert [r["arm"] for r in saved] == list(study.arms)
