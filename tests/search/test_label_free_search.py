@@ -15,7 +15,7 @@ from data_pipeline.loader import ShardDataset
 from models import metric_names as names
 from search.cli import main
 from search.results import format_table, inspect
-from search.shards import shard_dir
+from search.shards import demo_data_dir, shard_dir
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config
 
@@ -28,8 +28,9 @@ def unlabelled(tmp_path_factory, shard_root):
     import ray
 
     tmp = tmp_path_factory.mktemp("unlabelled")
-    demo = Path(shard_root) / "demo-data-seed0"  # the session's demo set: its source clips, and its
-    photos = tmp / "photos"  # target photos without their joints.mat, as a user's own folder would be
+    # The session's demo set (its folder named by the shards' own rule): its source clips, and its
+    demo = Path(demo_data_dir(tiny_config(tmp, data={**TINY["data"], "shards": shard_root})))
+    photos = tmp / "photos"  # target photos, without their joints.mat, as a user's own folder would be
     photos.mkdir()
     for image in sorted((demo / "lsp" / "images").glob("*.jpg")):
         shutil.copy(image, photos / image.name)
