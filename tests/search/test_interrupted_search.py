@@ -8,9 +8,7 @@ test_object_storage_resume.)"""
 
 from __future__ import annotations
 
-import glob
 import os
-import pickle
 import signal
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ import yaml
 from search.experiment import load_study
 from tests.search.tiny import (
     TINY,
+    asha_records,
     cli,
     kill_process_group,
     tiny_config,
@@ -36,19 +35,6 @@ NUM_SAMPLES = 5
 
 def _trial_states(experiment: Path) -> dict[str, tuple[str, dict]]:
     return trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
-
-
-def _asha_records(experiment: Path) -> dict[str, float]:
-    """(milestone, trial_id) -> recorded value from the newest saved ASHA callback state."""
-    files = sorted(glob.glob(str(experiment / "callback-states-*.pkl")))
-    state = pickle.loads(Path(files[-1]).read_bytes())
-    asha = next(s for s in state.values() if s and "rungs" in s)
-    return {
-        (milestone, tid): value
-        for bracket in asha["rungs"]
-        for milestone, rec in bracket
-        for tid, value in rec.items()
-    }
 
 
 def _wait_for_progress(experiment: Path, before: dict, driver, timeout: float = 300) -> None:
@@ -80,7 +66,7 @@ def test_a_killed_then_terminated_search_resumes_with_everything_intact(tmp_path
     driver = cli("search", "launch", "--config", str(config_file), "--name", "killme", env=env)
     try:
         before = wait_for_two_finished(lambda: _trial_states(experiment), driver, timeout=300)
-        records_before = _asha_records(experiment)
+        records_before = asha_records(pyarrow.fs.LocalFileSystem(), str(experiment))
     finally:
         kill_process_group(driver)
     assert driver.returncode == -9
@@ -111,7 +97,7 @@ def test_a_killed_then_terminated_search_resumes_with_everything_intact(tmp_path
     study = load_study(str(experiment))
     assert len(study.trials) == NUM_SAMPLES  # no duplicates from either restore
 
-    records_after = _asha_records(experiment)
+    records_after = asha_records(pyarrow.fs.LocalFileSystem(), str(experiment))
     assert records_before, "ASHA had recorded nothing before the kill"
     for key, value in records_before.items():
         assert records_after.get(key) == value, f"ASHA lost {key} on restore"

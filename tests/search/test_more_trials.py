@@ -3,8 +3,6 @@ Optuna study (no duplicates, the first trials untouched) and judged by the same 
 
 from __future__ import annotations
 
-import glob
-import pickle
 from pathlib import Path
 
 import optuna
@@ -14,15 +12,9 @@ import yaml
 
 from search.cli import main
 from search.experiment import EXPERIMENT_MANIFEST, load_study
-from tests.search.tiny import TINY, tiny_config, trial_states
+from tests.search.tiny import TINY, asha_records, tiny_config, trial_states
 
 pytestmark = pytest.mark.slow
-
-
-def _asha_records(experiment: Path) -> dict:
-    state = pickle.loads(Path(sorted(glob.glob(str(experiment / "callback-states-*.pkl")))[-1]).read_bytes())
-    asha = next(s for s in state.values() if s and "rungs" in s)
-    return {(m, tid): v for bracket in asha["rungs"] for m, rec in bracket for tid, v in rec.items()}
 
 
 def _optuna_trials(experiment: Path) -> list:
@@ -43,7 +35,7 @@ def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session
     assert main(["search", "launch", "--config", str(config_file), "--name", "more"]) == 0
     before = trial_states(pyarrow.fs.LocalFileSystem(), str(experiment))
     params_before = [t.params for t in _optuna_trials(experiment)]
-    records_before = _asha_records(experiment)
+    records_before = asha_records(pyarrow.fs.LocalFileSystem(), str(experiment))
     assert len(before) == 2 and records_before
 
     assert main(["search", "resume", str(experiment)]) == 2  # finished: nothing to resume without --more
@@ -62,7 +54,7 @@ def test_more_adds_trials_to_a_finished_search(tmp_path, shard_root, ray_session
         last = max(trial.intermediate_values)
         assert sorted(trial.intermediate_values) == list(range(1, last + 1))
         assert trial.state == (optuna.trial.TrialState.COMPLETE if last == 2 else optuna.trial.TrialState.PRUNED)
-    records_after = _asha_records(experiment)
+    records_after = asha_records(pyarrow.fs.LocalFileSystem(), str(experiment))
     for key, value in records_before.items():
         assert records_after.get(key) == value
     new = set(after) - set(before)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,7 +23,15 @@ from search.cli import main
 from search.shards import demo_data_dir
 from search.tuner import full_budget
 from tests.s3_server import s3_server  # noqa: F401  (fixture)
-from tests.search.tiny import TINY, cli, kill_process_group, tiny_config, trial_states, wait_for_two_finished
+from tests.search.tiny import (
+    TINY,
+    asha_records,
+    cli,
+    kill_process_group,
+    tiny_config,
+    trial_states,
+    wait_for_two_finished,
+)
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,17 +45,6 @@ def _read(fs, path: str) -> bytes | None:
             return stream.readall()
     except (FileNotFoundError, OSError):
         return None
-
-
-def _asha_records(fs, experiment: str) -> dict:
-    """(milestone, trial_id) -> recorded value from the newest ASHA callback state (this test's own run)."""
-    import pyarrow.fs
-
-    selector = pyarrow.fs.FileSelector(experiment, allow_not_found=True)
-    names = sorted(i.path for i in fs.get_file_info(selector) if "/callback-states-" in i.path)
-    state = pickle.loads(_read(fs, names[-1]))
-    asha = next(s for s in state.values() if s and "rungs" in s)
-    return {(m, tid): v for bracket in asha["rungs"] for m, rec in bracket for tid, v in rec.items()}
 
 
 def _trials(journal: bytes) -> list[optuna.trial.FrozenTrial]:
@@ -108,7 +104,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
     )  # fmt: skip
     try:
         before = wait_for_two_finished(lambda: trial_states(fs, experiment), driver)
-        records_before = _asha_records(fs, experiment)
+        records_before = asha_records(fs, experiment)
         # The journal reaches storage while the search runs, not only when it ends.
         journal = _read(fs, f"{experiment}/{JOURNAL}")
         assert journal is not None, "no Optuna journal on storage during the search"
@@ -144,7 +140,7 @@ def test_sigkilled_search_on_s3_resumes_from_a_new_driver(tmp_path, shard_root, 
         expected = optuna.trial.TrialState.COMPLETE if reached == budget else optuna.trial.TrialState.PRUNED
         assert trial.state == expected, (trial.number, trial.state, trial.intermediate_values)
 
-    records_after = _asha_records(fs, experiment)
+    records_after = asha_records(fs, experiment)
     assert records_before, "ASHA had recorded nothing before the kill"
     for key, value in records_before.items():
         assert records_after.get(key) == value, f"ASHA lost {key} on restore"

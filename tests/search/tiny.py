@@ -98,3 +98,28 @@ def trial_states(fs, path: str) -> dict[str, tuple[str, dict]]:
         return {t.trial_id: (t.status, t.results[-1] if t.results else {}) for t in read_trials(fs, path)}
     except NoTuneResults:
         return {}
+
+
+def asha_records(fs, path: str, timeout: float = 10.0) -> dict:
+    """(milestone, trial_id) -> recorded value, from the newest ASHA callback state Tune saved in the
+    experiment at `path` on `fs`. A running driver may be writing that file this instant: a half-written one
+    is read again until it is whole."""
+    import pickle
+    import time
+
+    import pyarrow.fs
+
+    deadline = time.monotonic() + timeout
+    while True:
+        selector = pyarrow.fs.FileSelector(path, allow_not_found=True)
+        names = sorted(i.path for i in fs.get_file_info(selector) if "/callback-states-" in i.path)
+        try:
+            with fs.open_input_stream(names[-1]) as stream:
+                state = pickle.loads(stream.readall())
+            break
+        except (EOFError, pickle.UnpicklingError, FileNotFoundError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    asha = next(s for s in state.values() if s and "rungs" in s)
+    return {(m, tid): v for bracket in asha["rungs"] for m, rec in bracket for tid, v in rec.items()}
