@@ -129,7 +129,8 @@ def run_demo(
     # The demo's own folders, unless an override names others.
     values = {"data.shards": str(out_dir / "shards"), "storage.path": str(out_dir / "runs")}
     given = {o.partition("=")[0].strip() for o in overrides or []}
-    experiment = load_config(config, overrides, {k: v for k, v in values.items() if k not in given})
+    kept = {k: v for k, v in values.items() if k not in given and k.split(".")[0] not in given}  # dotted or section
+    experiment = load_config(config, overrides, kept)
 
     # Ray start, demo data generation + Ray Data enhancement, then the search.
     outcome = launch(experiment, name=f"demo-{time.strftime('%Y%m%d-%H%M%S')}", address=address)
