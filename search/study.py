@@ -46,6 +46,7 @@ from search.results import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
 from search.study_report import (
     BASELINE,
+    EPOCH_TEST,
     EVAL_SE,
     LABEL_FREE_PICK,
     LABEL_FREE_SELECTION,
@@ -208,6 +209,7 @@ def run_study_trial(
         (Path(checkpoint_dir) / BEST_FILE).write_text(json.dumps({**best, "label_free": best_free}))
         local[epoch] = checkpoint_dir
         result = {**metrics, "best_epoch": float(best["epoch"]), f"best_{SELECTION_METRIC}": best["value"]}
+        result.update(_epoch_test(checkpoint_dir, config, brightness))
         if epoch == config.train.epochs:
             best_dir = local.get(best["epoch"]) or _stored_checkpoint(best["epoch"], workdir / "best")
             test = evaluate_on_test(str(best_dir), config, brightness)
@@ -234,6 +236,35 @@ def run_study_trial(
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _epoch_test(checkpoint_dir: str, config: ExperimentConfig, brightness) -> dict[str, float]:
+    """This epoch's checkpoint on target test, under EPOCH_TEST: recorded to score the selection metrics,
+    never read by a selection."""
+    test = evaluate_on_test(checkpoint_dir, config, brightness, domains=("target",))
+    return {EPOCH_TEST + k: float(v) for k, v in test.items() if np.ndim(v) == 0}
+
+
+def checkpoint_rows(result, arm: str, seed: int) -> list[dict[str, Any]]:
+    """Every epoch a study trial reported: its validation metrics (labelled and label-free) and, as
+    `test_target_*`, that epoch's own target-test scores (EPOCH_TEST in the report)."""
+    frame = result.metrics_dataframe
+    if frame is None or "epoch" not in frame:
+        return []
+    kept = [c for c in frame.columns if c in names.MODES]
+    rows = []
+    for _, row in frame.drop_duplicates("epoch", keep="last").sort_values("epoch").iterrows():
+        tests = {c[len(EPOCH_TEST) :]: float(row[c]) for c in frame.columns if c.startswith(EPOCH_TEST)}
+        rows.append(
+            {
+                "arm": arm,
+                "seed": seed,
+                "epoch": int(row["epoch"]),
+                **{c: float(row[c]) for c in kept},
+                **tests,
+            }
+        )
+    return rows
 
 
 def _label_free_pick(epoch, labelled_epoch, test, local, config, brightness) -> dict[str, float]:
@@ -395,9 +426,10 @@ def run_study(
         trials = prepare_warm_start(config, uri)
         tuner = build_study_tuner(trials, uri, arms, list(range(seeds)), label_free)
     results = tuner.fit()
-    runs, failed = [], []
+    runs, failed, checkpoints = [], [], []
     for result in results:
         arm, seed = result.config["arm"], int(result.config["train.seed"])
+        checkpoints += checkpoint_rows(result, arm, seed)
         metrics = result.metrics or {}
         if result.error is not None or SPLITS["target"] + names.PDJ20 not in metrics:
             failed.append(f"{arm}/seed {seed}: {result.error or 'no test metrics'}")
@@ -415,7 +447,7 @@ def run_study(
         "label_free_selection": label_free,
     }
     study = StudyResult(
-        uri, out, arms, list(range(seeds)), runs, wall_s=time.perf_counter() - start, notes=notes
+        uri, out, arms, list(range(seeds)), runs, checkpoints, wall_s=time.perf_counter() - start, notes=notes
     )
     if runs:  # the tables of the trials that finished, even when others did not
         study.files = write_outputs(study)

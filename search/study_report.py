@@ -26,6 +26,9 @@ SELECTION_METRIC = names.SELECTION  # model selection: target validation only
 # with the least regret on the demo table (bench/results/selection.md: -0.00 [-0.19, 0.18] points per epoch).
 LABEL_FREE_SELECTION = names.TARGET_VAL + names.ENTROPY
 LABEL_FREE_PICK = "label_free_pick_"  # prefix: the label-free pick's epoch and test metrics in a run
+# Prefix: every epoch's own checkpoint scored on target test, in that epoch's report. Nothing selects on it:
+# it is what scores the selection metrics over all the study's checkpoints (checkpoints.csv, bench.selection).
+EPOCH_TEST = "epoch_"
 BASELINE = "classic"  # every other arm is compared with it, seed by seed
 SPLITS = {"target": names.TEST_TARGET, "source": names.TEST_SOURCE}
 PRIMARY = names.PDJ20  # the metric the verdicts are about: PDJ@0.2 over the shared joints
@@ -62,6 +65,8 @@ class StudyResult:
     arms: dict[str, dict]
     seeds: list[int]
     runs: list[dict[str, Any]]  # {"arm", "seed", "best_epoch", metric: value...}
+    # Every epoch of every run: {"arm", "seed", "epoch", validation metrics..., test_target_*: that epoch's}
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)  # how it ran (warm start, load), into study.json
@@ -293,7 +298,8 @@ def tables_markdown(study: StudyResult) -> str:
 
 
 def write_outputs(study: StudyResult) -> list[str]:
-    """table.md, table.csv (aggregated), effects.csv, runs.csv (every arm × seed), study.json, and plots."""
+    """table.md, table.csv (aggregated), effects.csv, runs.csv (every arm × seed), checkpoints.csv (every
+    epoch of every run), study.json, and plots."""
     out = Path(study.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(tables_markdown(study) + "\n")
@@ -311,6 +317,9 @@ def write_outputs(study: StudyResult) -> list[str]:
     keys = sorted({k for r in study.runs for k in r} - {"arm", "seed"})
     runs = sorted(study.runs, key=lambda r: (list(study.arms).index(r["arm"]), r["seed"]))
     _write_csv(out / "runs.csv", runs, ["arm", "seed", *keys])
+    if study.checkpoints:
+        keys = sorted({k for r in study.checkpoints for k in r} - {"arm", "seed", "epoch"})
+        _write_csv(out / "checkpoints.csv", study.checkpoints, ["arm", "seed", "epoch", *keys])
     gap = classic_gap(study)
     (out / "study.json").write_text(
         json.dumps(

@@ -100,6 +100,21 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
         if free_epoch == float(run["best_epoch"]):
             assert free_score == float(run["test_target_pdj20"])
 
+    # every epoch of every run, with its own target-test score: what scores the selection metrics
+    with open(out / "checkpoints.csv") as f:
+        checkpoints = list(csv.DictReader(f))
+    assert sorted((r["arm"], int(r["seed"]), int(r["epoch"])) for r in checkpoints) == sorted(
+        (a, s, e) for a in ARMS for s in (0, 1) for e in (1, 2)
+    )
+    by_run = {(r["arm"], int(r["seed"]), int(r["epoch"])): r for r in checkpoints}
+    for run in runs:  # the labelled pick's row holds the very score the run reports for it
+        picked = by_run[run["arm"], int(run["seed"]), int(float(run["best_epoch"]))]
+        assert float(picked["test_target_pdj20"]) == float(run["test_target_pdj20"])
+        assert float(picked["target_val_pdj20"]) >= max(
+            float(r["target_val_pdj20"]) for k, r in by_run.items() if k[:2] == (run["arm"], int(run["seed"]))
+        )
+    assert all(math.isfinite(float(r[LABEL_FREE_SELECTION])) for r in checkpoints)
+
     with open(out / "table.csv") as f:
         table = list(csv.DictReader(f))
     assert [(r["arm"], r["split"]) for r in table] == [
