@@ -32,3 +32,33 @@ def relative(path: Path) -> str:
 def test_no_file_over_400_lines(package):
     long = {relative(p): n for p in python_files(package) if (n := len(p.read_text().splitlines())) > 400}
     assert not long, f"files over 400 lines: {long}"
+
+
+def cli_handlers(path: Path) -> set[str]:
+    """The functions a search/commands module hands argparse to call: each `set_defaults(func=NAME)`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {
+        keyword.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "set_defaults"
+        for keyword in node.keywords
+        if keyword.arg == "func" and isinstance(keyword.value, ast.Name)
+    }
+
+
+def test_each_cli_handler_has_at_most_one_local_import_and_other_command_functions_none():
+    handlers, over = 0, {}
+    for path in python_files("search/commands"):
+        handled = cli_handlers(path)
+        handlers += len(handled)
+        for name, _, imports in functions(path):
+            if imports > (1 if name in handled else 0):
+                over[f"{relative(path)}:{name}"] = imports
+    assert handlers >= 11, "set_defaults(func=...) not found: the rule would check no handler"
+    assert not over, f"local imports (a handler may have one, other functions in search/commands none): {over}"
+
+
+def test_no_function_in_the_cli_over_60_lines():
+    files = [*python_files("search/commands"), ROOT / "search" / "cli.py"]
+    long = {f"{relative(p)}:{name}": n for p in files for name, n, _ in functions(p) if n > 60}
+    assert not long, f"functions over 60 lines: {long}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from search.errors import ConfigError
 
-# The shipped configs by name, listed from the folder (importing search.config would load torch).
+# The shipped configs by name, listed from the folder (importing search.config would load pyarrow and OpenCV).
 SHIPPED = ", ".join(sorted(p.stem for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,58 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=_predict)
 
 
-PREDICTIONS = "predictions.json"
-
-
-def overlay_paths(images: list[Path], out: Path) -> list[Path]:
-    """`<stem>.png` in `out` for each input; a name already handed out (to an earlier input, or one of the
-    folder's own files) gets `-2`, `-3`... until it is free: x/a.jpg, y/a.png, z/a-2.jpg -> a, a-2, a-2-2."""
-    from data_pipeline.outputs import MARKER
-
-    taken = {PREDICTIONS, MARKER}
-    paths = []
-    for image in images:
-        name, n = f"{image.stem}.png", 1
-        while name in taken:
-            n += 1
-            name = f"{image.stem}-{n}.png"
-        taken.add(name)
-        paths.append(out / name)
-    return paths
-
-
 def _predict(args) -> int:
-    from data_pipeline.images import read_image
-    from data_pipeline.joints import LSP14
-    from data_pipeline.outputs import check_output, has_marker, mark, replacing_folder
-    from data_pipeline.preview import draw_skeleton, write_image
-    from models.export import load_exported, predict_images
-    from search.errors import ConfigError
+    from search.predict_run import predict_files
 
-    inputs = [Path(name) for name in args.images]
-    out = Path(args.out)
-    # Before the model loads: --out is a folder (empty, new, or one predict wrote), holding no input.
-    check_output(out, folder=True, inputs=[*inputs, args.model], overwrite=args.overwrite, owned=has_marker)
-    try:
-        model, config, _ = load_exported(args.model, device=args.device)
-    except ValueError as error:  # a --device this machine lacks
-        raise ConfigError(str(error), key="--device") from None
-    images = [read_image(path) for path in inputs]
-    results = {}
-    with replacing_folder(out) as staging:  # the new folder in place before an old one is deleted
-        mark(staging, "predict")
-        for name, path, image, (joints, confidence) in zip(
-            args.images, overlay_paths(inputs, out), images, predict_images(model, config, images), strict=True
-        ):
-            visible = confidence >= args.min_confidence
-            write_image(staging / path.name, draw_skeleton(image, joints, visible))
-            results[name] = {
-                "overlay": str(path),
-                "joints": {joint: [float(x), float(y)] for joint, (x, y) in zip(LSP14, joints, strict=True)},
-                "confidence": {joint: float(c) for joint, c in zip(LSP14, confidence, strict=True)},
-            }
-        (staging / PREDICTIONS).write_text(json.dumps(results, indent=2))
-    for name, record in results.items():
-        print(f"{name} -> {record['overlay']}")
-    print(f"joints: {out / PREDICTIONS}")
+    predict_files(
+        args.model,
+        args.images,
+        args.out,
+        overwrite=args.overwrite,
+        min_confidence=args.min_confidence,
+        device=args.device,
+    )
     return 0

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from models import metric_names as names
 from search.commands.arguments import add_address, add_config, add_overrides, config_of
 
 
@@ -21,7 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     sub = search.add_subparsers(dest="search_command", metavar="SEARCH_COMMAND", required=True)
+    _add_launch(sub)
+    _add_resume(sub)
+    _add_inspect(sub)
+    _add_export(sub)
 
+
+def _add_launch(sub: argparse._SubParsersAction) -> None:
     launch = sub.add_parser(
         "launch",
         help="start a search from a config",
@@ -49,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     launch.set_defaults(func=_launch)
 
+
+def _add_resume(sub: argparse._SubParsersAction) -> None:
     resume = sub.add_parser(
         "resume",
         help="continue an interrupted or crashed search",
@@ -63,12 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_address(resume)
     resume.set_defaults(func=_resume)
 
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
     inspect = sub.add_parser("inspect", help="table of trials, the best one, and plots")
     inspect.add_argument("path", help="experiment folder or URI")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of the table")
     inspect.add_argument("--no-plots", action="store_true", help="don't write the PNG plots")
     inspect.set_defaults(func=_inspect)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="the best checkpoint as one self-contained model file")
     export.add_argument("path", help="experiment folder or URI")
     export.add_argument("--metric", help="metric to pick the best checkpoint by (default: the search's)")
@@ -81,63 +91,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_export)
 
 
-# Each handler imports the library lazily so that `posetune --help` does not load torch and Ray.
+def _launch(args) -> int:
+    from search.search_run import launch_search
 
-
-def _print_outcome(outcome) -> int:
-    from search.tuner import raise_if_failed, raise_if_interrupted
-
-    print(
-        f"\n{outcome.finished} finished, {outcome.errored} errored, {outcome.unfinished} unfinished "
-        f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
-    )
-    if outcome.best:
-        from search.results import LABEL_FREE_TABLE
-
-        shown = {
-            k: round(v, 4)
-            for k, v in outcome.best.metrics.items()
-            if k.startswith(names.TARGET_VAL + "pdj") or k in LABEL_FREE_TABLE
-        }
-        print(f"best trial {outcome.best.trial_id}: {shown}")
-    raise_if_interrupted(outcome)
-    raise_if_failed(outcome)
-    print(f"next: posetune search inspect {outcome.experiment_uri}")
+    config = config_of(args, "posetune search launch")
+    launch_search(config, args.overrides, name=args.name, storage=args.storage, address=args.address,
+                  resume_if_exists=args.resume_if_exists, check=args.check)  # fmt: skip
     return 0
 
 
-def _ask_to_resume(uri: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    answer = input(f"{uri} already exists. Resume it? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _launch(args) -> int:
-    from search.config import dump_config, load_config
-    from search.experiment import experiment_exists, experiment_uri
-    from search.tuner import check_launch, launch
-
-    storage = {"storage.path": args.storage} if args.storage is not None else {}
-    config = load_config(config_of(args, "posetune search launch"), args.overrides, storage)
-    if args.check:
-        uri = check_launch(config, args.name or f"{config.name}-<time>")
-        print(dump_config(config), end="")
-        print(f"# config valid; the search would write {uri}")
-        return 0
-    if_exists = "resume" if args.resume_if_exists else "error"
-    if args.name and not args.resume_if_exists:
-        uri = experiment_uri(config.storage.path, args.name)
-        if experiment_exists(uri) and _ask_to_resume(uri):
-            if_exists = "resume"
-    outcome = launch(config, name=args.name, address=args.address, if_exists=if_exists)
-    return _print_outcome(outcome)
-
-
 def _resume(args) -> int:
-    from search.tuner import resume
+    from search.search_run import resume_search
 
-    return _print_outcome(resume(args.path, address=args.address, more=args.more))
+    resume_search(args.path, address=args.address, more=args.more)
+    return 0
 
 
 def _inspect(args) -> int:

@@ -51,27 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _study(args) -> int:
-    # Imported here, not at the top, so that `posetune --help` does not load torch and Ray.
-    from search.config import load_config
-    from search.study import DEFAULT_SEEDS, run_study
-    from search.study_report import LABEL_FREE_SELECTION, format_effects, format_protocols
+    from search.study_run import study_run
 
-    config = load_config(args.config, args.overrides)
-    result = run_study(
-        config,
-        seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds,
-        experiment=args.experiment,
-        out=args.out,
-        address=args.address,
-        name=args.name,
-        only=[a.strip() for a in args.arms.split(",")] if args.arms else None,
-        resume=args.resume,
-        label_free=args.label_free_metric or LABEL_FREE_SELECTION,
-    )
-    print()
-    print("Target test PDJ@0.2 (%) per arm, and each arm − classic paired by seed [95 % CI]:")
-    print(format_effects(result))
-    print("\nTarget test PDJ@0.2 (%) with epochs chosen by labelled target-val and without target labels:")
-    print(format_protocols(result))
-    print(f"\n{len(result.runs)} trials in {result.wall_s:.0f} s; wrote " + ", ".join(result.files))
+    study_run(args.config, args.overrides, seeds=args.seeds, experiment=args.experiment, out=args.out,
+              address=args.address, name=args.name, arms=args.arms, resume=args.resume,
+              label_free_metric=args.label_free_metric)  # fmt: skip
     return 0
