@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 from bench.demo_shards import demo_shards, posetune  # noqa: E402
 from data_pipeline.loader import AugmentConfig, ShardDataset  # noqa: E402
 from models.hourglass import HourglassConfig, StackedHourglass  # noqa: E402
+from models.loaders import train_loader  # noqa: E402
 from models.losses import heatmap_mse  # noqa: E402
-from models.train import TrainConfig, train_loader  # noqa: E402
+from models.train import TrainConfig  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from the vendors' data sheets; matched by substring of
 # torch.cuda.get_device_name(), most specific first. --peak-tflops overrides.

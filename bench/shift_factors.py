@@ -35,7 +35,7 @@ from data_pipeline.manifest import shards_exist  # noqa: E402
 from data_pipeline.pipeline import run_enhancement  # noqa: E402
 from data_pipeline.shift import SHIFT_FACTORS, DomainShift  # noqa: E402
 from models import metric_names as names  # noqa: E402
-from models.train import evaluate  # noqa: E402
+from models.evaluation import evaluate  # noqa: E402
 from search.config import ExperimentConfig  # noqa: E402
 from search.experiment import experiment_config  # noqa: E402
 from search.shards import prepare_shards, shard_dir  # noqa: E402

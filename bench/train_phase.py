@@ -3,8 +3,8 @@
 The trial side is `models.fit` on the demo config's datasets exactly as the trainable builds them
 (`search.trainable.build_train_data`: shards read through the node-local mapped copy, augmentation with
 occlusion, the adversarial target batch), timed by fit's own `train_images_per_s` (training phase only;
-validation is reported separately from `epoch_time_s`). The bare side is the same `_setup` (model, optimiser,
-schedule) running `models.train._losses` + backward + step on a few batches collated in advance: no loader,
+validation is reported separately from `epoch_time_s`). The bare side is the same `setup_run` (model, optimiser,
+schedule) running `models.train.step_losses` + backward + step on a few batches collated in advance: no loader,
 no bookkeeping. Bare and fit runs alternate (bare, fit, bare, fit, ...) so a busy shared machine hits both
 alike; medians are compared. One torch thread, as a trial with `resources.cpu: 1` has.
 
@@ -29,14 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.demo_shards import demo_shards  # noqa: E402
-from models.train import _losses, _setup, fit  # noqa: E402
+from models.train import fit, setup_run, step_losses  # noqa: E402
 from search.config import load_config  # noqa: E402
 from search.shards import build_train_data  # noqa: E402
 
 
 def bare_rate(train_config, data, steps: int, workdir: str) -> float:
     """Images/s of `steps` optimiser steps on pre-collated batches (source and, if used, target)."""
-    run = _setup(train_config, data, workdir)
+    run = setup_run(train_config, data, workdir)
     source = list(itertools.islice(iter(run.source), 4))
     target = list(itertools.islice(iter(run.target), 4)) if run.target is not None else None
     run.model.train()
@@ -45,7 +45,7 @@ def bare_rate(train_config, data, steps: int, workdir: str) -> float:
         if k == 2:  # two warm-up steps
             started = time.perf_counter()
         images = target[k % len(target)]["image"] if target else None
-        loss, _, _ = _losses(run, source[k % len(source)], images, 0.5)
+        loss, _, _ = step_losses(run, source[k % len(source)], images, 0.5)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
