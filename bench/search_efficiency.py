@@ -40,8 +40,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import search_table
-from search_table import grid_key, load_table, nearest
+import bench.tables
+from bench.tables import grid_key, load_table, nearest
 
 STRATEGIES = {
     "tpe+asha": {"search.algorithm": "tpe", "scheduler.type": "asha"},
@@ -91,7 +91,7 @@ def _pickle_by_value() -> None:
     """Ship this script's trainable to Ray's workers by value: they cannot import a bench script."""
     from ray import cloudpickle
 
-    for module in (sys.modules[__name__], search_table):
+    for module in (sys.modules[__name__], bench.tables):
         if module.__name__ != "__main__":
             cloudpickle.register_pickle_by_value(module)
 

@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_efficiency import drive_directly, search_record, summarize
 from search_efficiency_hartmann6 import STRATEGIES, make_sampler
-from search_table import read_jsonl_table, unit
 
+from bench.tables import read_jsonl_table, unit
 from search.config import ParamSpec
 
 FOLDS = 5
