@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -75,6 +74,7 @@ def plot_strategy_curves(
     """Each strategy's best-so-far curve over the trial-epochs spent (median, quartile band), one panel for
     the strategies running 1 trial at a time and one for 4 (`concurrency`: strategy -> trials at once).
     `regret_from`: plot `regret_from - best` on a log scale (the simple regret of a known optimum)."""
+    from matplotlib.figure import Figure  # here: the scripts that only read bench.common's paths stay light
 
     def shown(values) -> np.ndarray:
         values = np.asarray(values, dtype=float)

@@ -7,7 +7,7 @@ exactly what they add (`SplitCollector.add` a no-op, no cross-split scores), so 
 was. The two alternate call by call in one process (a busy shared machine hits both alike); medians and
 minima are compared. One training epoch is timed too, to say what share of an epoch the difference is.
 
-    python bench/label_free_cost.py [--pairs 8]
+    python -m bench.label_free_cost [--pairs 8]
 """
 
 from __future__ import annotations
@@ -15,21 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from bench.demo_shards import demo_shards  # noqa: E402
-from models import label_free  # noqa: E402
-from models.train import setup_run, train_epoch, validate  # noqa: E402
-from search.config import load_config  # noqa: E402
-from search.shards import build_train_data  # noqa: E402
+from bench.common import RESULTS
+from bench.demo_shards import demo_shards
+from models import label_free
+from models.train import setup_run, train_epoch, validate
+from search.config import load_config
+from search.shards import build_train_data
 
 
 class Without:
@@ -47,7 +44,7 @@ class Without:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=8, help="(without, with) validate call pairs")
-    parser.add_argument("--out", default=str(ROOT / "bench/results/label_free_cost.json"))
+    parser.add_argument("--out", default=str(RESULTS / "label_free_cost.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config("demo")

@@ -8,7 +8,7 @@ schedule) running `models.train.step_losses` + backward + step on a few batches 
 no bookkeeping. Bare and fit runs alternate (bare, fit, bare, fit, ...) so a busy shared machine hits both
 alike; medians are compared. One torch thread, as a trial with `resources.cpu: 1` has.
 
-    python bench/train_phase.py [--epochs 4] [--steps 20] [--rounds 2] [--workers 0,1]
+    python -m bench.train_phase [--epochs 4] [--steps 20] [--rounds 2] [--workers 0,1]
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.demo_shards import demo_shards  # noqa: E402
-from models.train import fit, setup_run, step_losses  # noqa: E402
-from search.config import load_config  # noqa: E402
-from search.shards import build_train_data  # noqa: E402
+from bench.common import RESULTS
+from bench.demo_shards import demo_shards
+from models.train import fit, setup_run, step_losses
+from search.config import load_config
+from search.shards import build_train_data
 
 
 def bare_rate(train_config, data, steps: int, workdir: str) -> float:
@@ -80,7 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", default="0,1", help="train.num_workers values to compare")
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--work", default=None)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_phase.json"))
+    parser.add_argument("--out", default=str(RESULTS / "train_phase.json"))
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
