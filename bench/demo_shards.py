@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.common import ROOT
 from data_pipeline.manifest import SHARDS_MANIFEST
-
-ROOT = Path(__file__).resolve().parents[1]
+from search.config import load_config
 
 
 def posetune(argv: list[str]) -> str:
@@ -25,8 +25,6 @@ def demo_shards(work: Path, clips: int, size: int, brightness: str | None = None
     """`posetune data demo` (`clips` clips) then `posetune data enhance --size SIZE` into WORK/shards, once,
     with the brightness step `brightness` (default: the demo config's, so `--config demo` reads them)."""
     if brightness is None:
-        from search.config import load_config
-
         brightness = load_config("demo").data.brightness
     shards = work / "shards"
     if not (shards / SHARDS_MANIFEST).is_file():

@@ -4,7 +4,7 @@ Runs a small real search (the tiny test network, W&B offline with prediction ove
 callback's `on_trial_result` on the driver by wrapping Tune's CallbackList. Writes the medians and maxima per
 callback, and of the whole per-result driver cost, to a JSON file.
 
-    python bench/driver_cost.py [--epochs 6] [--trials 2] [--out bench/results/driver_cost.json]
+    python -m bench.driver_cost [--epochs 6] [--trials 2] [--out bench/results/driver_cost.json]
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import ray
+from ray.tune.callback import CallbackList
+
+from bench.common import RESULTS
+from bench.tiny import TINY, tiny_config
+from search.tuner import launch
 
 
 def timed_callbacks(durations: dict[str, list[float]]):
     """Patch Tune's CallbackList so every callback's on_trial_result is timed separately."""
-    from ray.tune.callback import CallbackList
-
     def on_trial_result(self, **info):
         total = time.perf_counter()
         for callback in self._callbacks:
@@ -41,13 +43,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--trials", type=int, default=2)
-    parser.add_argument("--out", default=str(ROOT / "bench/results/driver_cost.json"))
+    parser.add_argument("--out", default=str(RESULTS / "driver_cost.json"))
     args = parser.parse_args(argv)
-
-    import ray
-
-    from tests.search.tiny import TINY, tiny_config
-
     durations: dict[str, list[float]] = defaultdict(list)
     timed_callbacks(durations)
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,8 +55,6 @@ def main(argv=None) -> int:
             search={**TINY["search"], "num_samples": args.trials},
             tracking={"wandb": "offline", "project": "posetune-bench", "log_images": True},
         )
-        from search.tuner import launch
-
         started = time.perf_counter()
         try:
             launch(config, name="driver-cost")

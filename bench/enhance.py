@@ -6,7 +6,7 @@ separately; a first "cold" run pays for starting worker processes, a second "war
 (c) the per-operation cost of decode, brightness, crop and encode in ms per image, and the loader's
 throughput in samples/s (evaluation, augmentation without and with occlusion).
 
-    python bench/enhance.py [--clips 96] [--cpus 2] [--size 256] [--out bench/results/enhance.json]
+    python -m bench.enhance [--clips 96] [--cpus 2] [--size 256] [--out bench/results/enhance.json]
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
+import ray
 
+from bench.common import RESULTS
 from data_pipeline.demo import write_demo
 from data_pipeline.enhance import center_brightness, crop_around_person
 from data_pipeline.loader import AugmentConfig, ShardDataset
@@ -107,8 +107,6 @@ def ray_job(demo: Path, settings: EnhanceSettings, out: Path, cpus: int, loop_ag
     single-process loop between the warm runs, so both see the same load from other processes. A last
     warm run turns Ray Data's per-operator resource reservation back on (its default), which the job
     turns off: on 2 CPUs it lets only one enhancing task run at a time."""
-    import ray
-
     t = time.perf_counter()
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     init_s = time.perf_counter() - t
@@ -177,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--loader-samples", type=int, default=500)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "enhance.json"))
+    parser.add_argument("--out", default=str(RESULTS / "enhance.json"))
     args = parser.parse_args(argv)
     settings = EnhanceSettings(size=args.size)
     threads = cv2.getNumThreads()

@@ -11,8 +11,8 @@ Sections (each writes into the results file as soon as it ends, so a cut-short r
 - `search`: `posetune search launch` of 2 trials sharing one GPU (`resources.gpu: 0.5`) for a few epochs.
 - `predict`: `posetune search export` of that search, then `posetune predict --device cuda`.
 
-    python bench/gpu_check.py                      # on the GPU machine -> bench/results/gpu.json
-    python bench/gpu_check.py --smoke --out /tmp/gpu_smoke.json   # tiny sizes on CPU, about a minute
+    python -m bench.gpu_check                      # on the GPU machine -> bench/results/gpu.json
+    python -m bench.gpu_check --smoke --out /tmp/gpu_smoke.json   # tiny sizes on CPU, about a minute
 
 Targets on an H100/H200-class GPU: bf16 + channels_last >= 2x fp32, >= 35 % MFU, loader >= 3x the step rate.
 """
@@ -30,17 +30,18 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.demo_shards import demo_shards, posetune  # noqa: E402
-from data_pipeline.loader import AugmentConfig, ShardDataset  # noqa: E402
-from models.hourglass import HourglassConfig, StackedHourglass  # noqa: E402
-from models.losses import heatmap_mse  # noqa: E402
-from models.train import TrainConfig, train_loader  # noqa: E402
+from bench.common import RESULTS, ROOT
+from bench.demo_shards import demo_shards, posetune
+from data_pipeline.loader import AugmentConfig, ShardDataset
+from models.config import TrainConfig
+from models.hourglass import HourglassConfig, StackedHourglass
+from models.loaders import train_loader
+from models.losses import heatmap_mse
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from the vendors' data sheets; matched by substring of
 # torch.cuda.get_device_name(), most specific first. --peak-tflops overrides.
@@ -100,8 +101,6 @@ def _step_fn(model, forward, device, batch, size, autocast_dtype, memory_format)
 
 def count_step_flops(config: HourglassConfig, batch: int) -> int:
     """Model FLOPs of one training step (forward + backward), counted by torch on a meta-device copy."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     with torch.device("meta"):
         model = StackedHourglass(config)
         x = torch.empty(batch, 3, config.input_size, config.input_size)
@@ -277,8 +276,6 @@ def run_search(args, work: Path, shards: Path, device, crop: int) -> dict:
 
 def run_predict(args, work: Path, experiment: str, device) -> dict:
     """Export the search's best checkpoint and run `posetune predict` on the device."""
-    import cv2
-
     best = work / "best.pt"
     posetune(["search", "export", experiment, "--out", str(best)])
     picture = work / "person.png"
@@ -320,7 +317,7 @@ def _targets(report: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gpu.json"))
+    parser.add_argument("--out", default=str(RESULTS / "gpu.json"))
     parser.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on any device, to test the script")
     parser.add_argument("--batch", type=int, default=None, help="training batch (default 32; smoke 4)")

@@ -1,13 +1,13 @@
 """What the label-free selection scores (models.label_free) add to each validation epoch, on the demo config.
 
-`models.train._validate` on the demo config's network and validation splits (demo shards read through the
+`models.train.validate` on the demo config's network and validation splits (demo shards read through the
 trial's own loader, `train.max_eval_samples` = 128 images of each split, 96 px, one torch thread as a
 trial with `resources.cpu: 1`), timed with the label-free scores and without them: "without" switches off
 exactly what they add (`SplitCollector.add` a no-op, no cross-split scores), so the rest is the code as it
 was. The two alternate call by call in one process (a busy shared machine hits both alike); medians and
 minima are compared. One training epoch is timed too, to say what share of an epoch the difference is.
 
-    python bench/label_free_cost.py [--pairs 8]
+    python -m bench.label_free_cost [--pairs 8]
 """
 
 from __future__ import annotations
@@ -15,21 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from bench.demo_shards import demo_shards  # noqa: E402
-from models import label_free  # noqa: E402
-from models.train import _setup, _train_epoch, _validate  # noqa: E402
-from search.config import load_config  # noqa: E402
-from search.shards import build_train_data  # noqa: E402
+from bench.common import RESULTS
+from bench.demo_shards import demo_shards
+from models import label_free
+from models.train import setup_run, train_epoch, validate
+from search.config import load_config
+from search.shards import build_train_data
 
 
 class Without:
@@ -46,8 +43,8 @@ class Without:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=8, help="(without, with) _validate call pairs")
-    parser.add_argument("--out", default=str(ROOT / "bench/results/label_free_cost.json"))
+    parser.add_argument("--pairs", type=int, default=8, help="(without, with) validate call pairs")
+    parser.add_argument("--out", default=str(RESULTS / "label_free_cost.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config("demo")
@@ -55,8 +52,8 @@ def main() -> None:
         shards = demo_shards(Path(tmp), clips=config.data.demo_clips, size=config.data.size)
         config = load_config("demo", [f"data.shards={shards}"])
         data = build_train_data(config)
-        run = _setup(config.train_config(), data, str(Path(tmp) / "run"))
-        _validate(run)  # warm-up: loaders, caches
+        run = setup_run(config.train_config(), data, str(Path(tmp) / "run"))
+        validate(run)  # warm-up: loaders, caches
         times: dict[str, list[float]] = {"without": [], "with": []}
         keys = {}
         for _ in range(args.pairs):
@@ -64,18 +61,18 @@ def main() -> None:
                 start = time.perf_counter()
                 if name == "without":
                     with Without():
-                        metrics = _validate(run)
+                        metrics = validate(run)
                 else:
-                    metrics = _validate(run)
+                    metrics = validate(run)
                 times[name].append(time.perf_counter() - start)
                 keys[name] = sorted(metrics)
         start = time.perf_counter()
-        _train_epoch(run, 0, progress=False)
+        train_epoch(run, 0, progress=False)
         epoch = time.perf_counter() - start
     med = {k: statistics.median(v) for k, v in times.items()}
     low = {k: min(v) for k, v in times.items()}
     report = {
-        "what": "models.train._validate on the demo config (128 images per validation split, 96 px, CPU, "
+        "what": "models.train.validate on the demo config (128 images per validation split, 96 px, CPU, "
         "1 torch thread) with and without the label-free scores, alternating call by call",
         "validate_s": times,
         "median_s": med,

@@ -8,7 +8,7 @@ Ray has started; CPU-seconds per image = wall time x CPUs / images). Growth is j
 per-image figures staying flat across sizes. SURREAL: 67,582 clips, 6.5M frames (cmu/train about 55k
 clips); a training run enhances `frames_per_clip: 5` of each, but every clip's video is decoded whole.
 
-    python bench/scaling.py [--frames 1000,10000,30000] [--out bench/results/scaling.json]
+    python -m bench.scaling [--frames 1000,10000,30000] [--out bench/results/scaling.json]
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import ray
 
-from data_pipeline.demo import write_demo  # noqa: E402
-from data_pipeline.enhance_tasks import list_units  # noqa: E402
-from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement  # noqa: E402
+from bench.common import RESULTS
+from data_pipeline.demo import write_demo
+from data_pipeline.enhance_tasks import list_units
+from data_pipeline.pipeline import EnhanceJob, EnhanceSettings, parse_input, run_enhancement
 
 SURREAL_CLIPS, SURREAL_FRAMES = 67_582, 6_500_000
 FRAMES_PER_CLIP = 20
@@ -66,11 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=128, help="crop side of the enhanced images")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
     parser.add_argument("--work", default=None)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "scaling.json"))
+    parser.add_argument("--out", default=str(RESULTS / "scaling.json"))
     args = parser.parse_args(argv)
-
-    import ray
-
     work = Path(args.work or tempfile.mkdtemp(prefix="posetune-scaling-"))
     report: dict = {"cpus": args.cpus, "size": args.size, "loadavg_start": os.getloadavg(), "runs": []}
     ray.init(num_cpus=args.cpus, include_dashboard=False)

@@ -1,6 +1,6 @@
 """What the search buys, measured on a table of recorded learning curves (a tabular benchmark).
 
-`bench/search_table.py` trained a grid over the search space x 2 training seeds and recorded every epoch.
+`python -m bench.search_table` trained a grid over the search space x 2 training seeds and recorded every epoch.
 This replays the product's own search over that table: `search.tuner.build_tuner` with the real
 OptunaSearch (TPE or random sampler) and the real ASHA scheduler (or none), `search.algorithm` and
 `scheduler.type` overridden per strategy, and a trainable that returns a recorded curve instead of
@@ -19,29 +19,37 @@ every strategy and seed: the trial-epochs needed to reach the target (never with
 infinite); median over seeds with a bootstrap 95 % CI (seeds resampled), and the ratio of medians to
 random search's, with its own bootstrap CI.
 
-    python bench/search_efficiency.py [--table bench/results/search_table.json] [--seeds 50] [--out bench/results]
+    python -m bench.search_efficiency [--table bench/results/search_table.json] [--seeds 50] [--out bench/results]
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
 import os
 import sys
 import time
+import types
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ray
+from matplotlib.figure import Figure
+from ray import cloudpickle, tune
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.search.optuna import OptunaSearch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import search_table
-from search_table import grid_key, load_table, nearest
+import bench.tables
+from bench.common import chosen_strategies, command, print_strategies, replay_parser
+from bench.tables import grid_key, load_table, nearest
+from search.cluster import init_ray
+from search.config import apply_override, config_from_dict
+from search.experiment import experiment_uri, write_experiment_manifest
+from search.tracking import wandb_env
+from search.tuner import _scheduler, _searcher, build_tuner
 
 STRATEGIES = {
     "tpe+asha": {"search.algorithm": "tpe", "scheduler.type": "asha"},
@@ -79,8 +87,6 @@ def replay_seed(seeds: list[int], search_seed: int, params: dict[str, Any]) -> i
 
 def replay_trial(params: dict[str, Any], experiment: dict[str, Any], table: dict) -> None:
     """Tune function trainable: the recorded curve of the grid point nearest to `params`, epoch by epoch."""
-    from ray import tune
-
     point = nearest(table, params)
     seed = replay_seed(table["seeds"], experiment["search"]["seed"], params)
     for epoch, value in enumerate(table["curves"][f"{grid_key(point)}|{seed}"], start=1):
@@ -88,17 +94,15 @@ def replay_trial(params: dict[str, Any], experiment: dict[str, Any], table: dict
 
 
 def _pickle_by_value() -> None:
-    """Ship this script's trainable to Ray's workers by value: they cannot import a bench script."""
-    from ray import cloudpickle
-
-    for module in (sys.modules[__name__], search_table):
+    """Ship this module's trainable and the tables it reads to Ray's workers by value: a worker need not
+    have bench/ on its path (a cluster's nodes hold the installed package, not the repository)."""
+    for module in (sys.modules[__name__], bench.tables):
         if module.__name__ != "__main__":
             cloudpickle.register_pickle_by_value(module)
 
 
 def _ledger_and_stopper(metric: str, budget: int):
-    from ray import tune
-
+    """A callback keeping every result in order of arrival, and the Stopper ending the search at `budget`."""
     class Ledger(tune.Callback):
         """Every result in order of arrival at the driver: (trial, epoch, metric, searched values)."""
 
@@ -130,9 +134,6 @@ def _ledger_and_stopper(metric: str, budget: int):
 
 def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune") -> dict:
     """One replayed search of `config` until `budget` trial-epochs: its best-so-far curve and its trials."""
-    from search.experiment import write_experiment_manifest
-    from search.tuner import build_tuner
-
     # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest.
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
     start = time.perf_counter()
@@ -194,17 +195,9 @@ def drive_directly(
     reported before it and the still-running trials (TPE's constant liar). With one trial at a time this
     reproduces the Tune engine result for result (tests/bench/test_search_efficiency.py checks it). At the
     budget the search ends and the trials still running are stopped as Tune's stopper stops them."""
-    from types import SimpleNamespace
-
-    from ray.tune.schedulers import TrialScheduler
-
-    from search.tuner import _scheduler, _searcher
-
     metric, mode = config.search.metric, config.search.mode
     searcher, scheduler = _searcher(config, uri, sampler), _scheduler(config)
     if ray_searcher:  # the product's searcher only adds methods and plain attributes to Ray's
-        from ray.tune.search.optuna import OptunaSearch
-
         searcher.__class__ = OptunaSearch
     if scheduler is not None:
         scheduler.set_search_properties(metric, mode)
@@ -229,7 +222,7 @@ def drive_directly(
             if started >= config.search.num_samples:
                 exhausted = True
                 break
-            trial = SimpleNamespace(trial_id=f"{started:05d}")
+            trial = types.SimpleNamespace(trial_id=f"{started:05d}")
             started += 1
             params = searcher.suggest(trial.trial_id)
             if params is None:
@@ -348,12 +341,9 @@ def summarize(runs: dict[str, list[dict]], *, budget: int, reference: int, mode:
 
 
 def plot(summary: dict, metric: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    """Each strategy's best-so-far curve over the trial-epochs spent (median, quartile band)."""
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.subplots()
     budget = summary["budget_trial_epochs"]
     x = np.arange(1, budget + 1)
     for name, s in summary["strategies"].items():
@@ -375,7 +365,6 @@ def plot(summary: dict, metric: str, path: Path) -> None:
     ax.legend(title="trial-epochs to target, median [95 % CI]", fontsize=8, title_fontsize=8)
     ax.grid(alpha=0.3)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def write_results(
@@ -403,8 +392,7 @@ def write_results(
         "searches": sum(len(rs) for rs in runs.values()),
         "trials": sum(r["trials"] for rs in runs.values() for r in rs),
         "load_average": list(os.getloadavg()),
-        "command": "python bench/search_efficiency.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command("bench.search_efficiency", argv),
         **summary,
     }
     out = Path(args.out)
@@ -418,44 +406,23 @@ def write_results(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = replay_parser(
+        __doc__,
+        STRATEGIES,
+        reference_trials=8,
+        storage="/tmp/posetune-bench-replay",
+        storage_help="where the replayed searches live",
+        name="search_efficiency",
     )
     parser.add_argument("--table", default="bench/results/search_table.json")
-    parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
-    parser.add_argument(
-        "--reference-trials",
-        type=int,
-        default=8,
-        help="random search's budget in full trials (default 8, the demo's)",
-    )
-    parser.add_argument(
-        "--budget-factor", type=float, default=2.0, help="every search's budget / the reference"
-    )
-    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument(
-        "--storage", default="/tmp/posetune-bench-replay", help="where the replayed searches live"
-    )
-    parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--name", default="search_efficiency", help="output file stem")
     parser.add_argument(
         "--engine", choices=("tune", "direct"), default="direct",
         help="tune: build_tuner's Tuner with Ray (about 0.1-0.5 s per trial); direct: the same searcher and "
         "scheduler driven without Ray, result for result the same (default)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-
-    import ray
-
-    from search.cluster import init_ray
-    from search.config import apply_override, config_from_dict
-    from search.experiment import experiment_uri
-    from search.tracking import wandb_env
-
-    strategies = [s for s in args.strategies.split(",") if s]
-    if "random" not in strategies or any(s not in STRATEGIES for s in strategies):
-        parser.error(f"--strategies: a subset of {', '.join(STRATEGIES)} that includes random")
+    strategies = chosen_strategies(parser, args, STRATEGIES)
     table = load_table(args.table)
     raw = copy.deepcopy(table["config"])
     fixed = ["tracking.wandb=none", f"storage.path={args.storage}", "search.max_concurrent=1"]
@@ -496,15 +463,10 @@ def main(argv=None) -> int:
     result = write_results(
         runs, args, table, base, budget=budget, reference=reference, start=start, argv=argv
     )
-    summary, wall = result, result["wall_s"]
-    for name, s in summary["strategies"].items():
-        med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
-        ratio = s["ratio_to_random"]
-        print(f"{name:12s} trial-epochs to random's best at {reference}: {med:g} [{low:g}, {high:g}]  "
-              f"ratio {ratio['median']:.2f} [{ratio['ci95'][0]:.2f}, {ratio['ci95'][1]:.2f}]  "
-              f"reached {s['reached_within_budget']}/{s['seeds']}")  # fmt: skip
+    print_strategies(result, reference)
     print(
-        f"{result['searches']} searches, {result['trials']} trials in {wall:.0f} s -> {out / args.name}.json"
+        f"{result['searches']} searches, {result['trials']} trials in {result['wall_s']:.0f} s "
+        f"-> {out / args.name}.json"
     )
     return 0
 

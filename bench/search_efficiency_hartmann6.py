@@ -1,6 +1,6 @@
 """A check of the search machinery on a published function: the multi-fidelity Hartmann-6.
 
-`bench/search_efficiency.py` replays the product's search (its TruthfulOptunaSearch with the configured
+`python -m bench.search_efficiency` replays the product's search (its TruthfulOptunaSearch with the configured
 Optuna sampler, its ASHA scheduler) over recorded learning curves. This drives the same direct engine
 (`search_efficiency.drive_directly`: the searcher and scheduler `search.tuner` builds, called as Tune's
 controller calls them) over BoTorch's `AugmentedHartmann` (botorch.test_functions.multi_fidelity; Hartmann-6
@@ -15,18 +15,17 @@ at epoch e of max_t the negated function -H(x, s = e / max_t) (the search maximi
 see lower-fidelity values and a trial that reaches max_t reports the true -H(x). Trials run
 `search.max_concurrent` (1 or 4) at a time, every epoch one unit of time. The demo config's scheduler
 settings (grace period, reduction factor) and sampler settings are the product's; `--epochs` sets max_t.
-Budgets, target and statistics are search_efficiency.py's: a search ends at `--budget-factor` x random
+Budgets, target and statistics are bench.search_efficiency's: a search ends at `--budget-factor` x random
 search's reference budget (`--reference-trials` full trials at one trial at a time) in trial-epochs; the
 target is random search's median best at its reference budget; per strategy the trial-epochs to reach
 it (median, bootstrap 95 % CI over seeds, ratio of medians to random search's with its CI) and the
 best-so-far curves (median, quartile band).
 
-    python bench/search_efficiency_hartmann6.py [--seeds 50] [--out bench/results]
+    python -m bench.search_efficiency_hartmann6 [--seeds 50] [--out bench/results]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -35,11 +34,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import optuna
+import torch
+from botorch.test_functions.multi_fidelity import AugmentedHartmann
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from search_efficiency import drive_directly, search_record, summarize
+from bench.common import chosen_strategies, command, plot_strategy_curves, print_strategies, replay_parser
+from bench.search_efficiency import drive_directly, search_record, summarize
+from search.config import load_config
+from search.experiment import experiment_uri, write_experiment_manifest
+from search.space import make_sampler as product_sampler
 
 HARTMANN_OPTIMUM = 3.32237  # -min H (BoTorch's _optimal_value), what the negated function reaches at best
 # Six searched keys of the demo config, one per Hartmann coordinate (their values only label the point).
@@ -62,9 +65,7 @@ STRATEGIES = {  # name -> (sampler, scheduler type, concurrent trials)
 
 def hartmann6():
     """BoTorch's multi-fidelity Hartmann-6 (7 inputs, the last the fidelity), in double precision."""
-    from botorch.test_functions.multi_fidelity import AugmentedHartmann
-
-    return AugmentedHartmann(dtype=__import__("torch").double)
+    return AugmentedHartmann(dtype=torch.double)
 
 
 def coordinates(params: dict, space: dict) -> list[float]:
@@ -80,8 +81,6 @@ def coordinates(params: dict, space: dict) -> list[float]:
 
 def hartmann_curve(function, space: dict, max_t: int):
     """A trial's curve: -H(x, e / max_t) at epochs e = 1 .. max_t (one batched call per trial)."""
-    import torch
-
     fidelities = torch.arange(1, max_t + 1, dtype=torch.double) / max_t
 
     def curve_of(params: dict) -> list[float]:
@@ -96,10 +95,6 @@ def make_sampler(name: str, config):
     """The product's sampler for random and TPE (search.space.make_sampler); Optuna's CmaEsSampler for
     cmaes, seeded alike with the same random start-up as the product's TPE. (GPSampler took 40 s per
     search here, 40x TPE: too slow for 50 seeds on a shared 2-core machine.)"""
-    import optuna
-
-    from search.space import make_sampler as product_sampler
-
     if name == "cmaes":
         startup = max(2, min(10, config.search.num_samples // 3))
         return optuna.samplers.CmaEsSampler(seed=config.search.seed, n_startup_trials=startup)
@@ -107,8 +102,7 @@ def make_sampler(name: str, config):
 
 
 def base_config(storage: str, epochs: int):
-    from search.config import load_config
-
+    """The demo config searching `HARTMANN_SPACE` for `epochs` epochs a trial, its searches under `storage`."""
     overrides = [
         "tracking.wandb=none",
         f"storage.path={storage}",
@@ -120,8 +114,7 @@ def base_config(storage: str, epochs: int):
 
 
 def run(name: str, seed: int, base, function, budget: int, stamp: str, ray_searcher: bool = False) -> dict:
-    from search.experiment import experiment_uri, write_experiment_manifest
-
+    """One search of strategy `name` with search seed `seed`, driven directly: its record."""
     sampler_name, scheduler, concurrent = STRATEGIES[name]
     per_trial = base.scheduler.grace_period if scheduler == "asha" else base.max_t
     config = base.with_params(
@@ -141,45 +134,15 @@ def run(name: str, seed: int, base, function, budget: int, stamp: str, ray_searc
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    budget = summary["budget_trial_epochs"]
-    x = np.arange(1, budget + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    for ax, concurrent in zip(axes, (1, 4), strict=True):
-        for name, s in summary["strategies"].items():
-            if STRATEGIES[name][2] != concurrent:
-                continue
-            c = s["curve"]
-            med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
-            ratio = s["ratio_to_random"]["median"]
-            label = (
-                f"{name}: {med:g} [{low:g}, {high:g}], x{ratio:.2f}" if math.isfinite(med) else f"{name}: not reached"
-            )
-            (line,) = ax.plot(x, HARTMANN_OPTIMUM - np.array(c["median"]), drawstyle="steps-post", label=label)
-            ax.fill_between(
-                x, HARTMANN_OPTIMUM - np.array(c["p25"]), HARTMANN_OPTIMUM - np.array(c["p75"]),
-                step="post", alpha=0.15, color=line.get_color(),
-            )  # fmt: skip
-        ax.axhline(HARTMANN_OPTIMUM - summary["target"], color="grey", ls=":", lw=1)
-        ax.axvline(summary["reference_trial_epochs"], color="grey", ls="--", lw=1)
-        ax.set_yscale("log")
-        ax.set_xlabel("trial-epochs spent")
-        ax.set_title(f"{concurrent} trial{'s' if concurrent > 1 else ''} at a time", fontsize=10)
-        ax.legend(title="trial-epochs to target, median [95 % CI], x random", fontsize=8, title_fontsize=8)
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("simple regret of the best so far (3.32237 - best -H)")
-    seeds = next(iter(summary["strategies"].values()))["seeds"]
-    fig.suptitle(
-        f"Multi-fidelity Hartmann-6 through the product's searcher and ASHA: median, band = quartiles over "
-        f"{seeds} seeds\ndashed: random's reference budget; dotted: its median best there (the target)",
-        fontsize=9,
+    """The strategies' simple-regret curves (`bench.common.plot_strategy_curves`)."""
+    plot_strategy_curves(
+        summary,
+        {name: concurrent for name, (_, _, concurrent) in STRATEGIES.items()},
+        path,
+        ylabel=f"simple regret of the best so far ({HARTMANN_OPTIMUM} - best -H)",
+        title="Multi-fidelity Hartmann-6 through the product's searcher and ASHA",
+        regret_from=HARTMANN_OPTIMUM,
     )
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def write(runs: dict, args, base, *, budget: int, reference: int, start: float, argv, plots: bool) -> dict:
@@ -207,8 +170,7 @@ def write(runs: dict, args, base, *, budget: int, reference: int, start: float, 
         "searches": sum(len(rs) for rs in runs.values()),
         "trials": sum(r["trials"] for rs in runs.values() for r in rs),
         "load_average": list(os.getloadavg()),
-        "command": "nice -n 10 python bench/search_efficiency_hartmann6.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "nice -n 10 " + command("bench.search_efficiency_hartmann6", argv),
         **summary,
     }
     out = Path(args.out)
@@ -219,29 +181,21 @@ def write(runs: dict, args, base, *, budget: int, reference: int, start: float, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
-    parser.add_argument("--epochs", type=int, default=8, help="max_t: a full trial's epochs (default 8)")
-    parser.add_argument(
-        "--reference-trials", type=int, default=20, help="random search's budget in full trials (default 20)"
+    parser = replay_parser(
+        __doc__,
+        STRATEGIES,
+        reference_trials=20,
+        storage="/dev/shm/posetune-bench-hartmann6",
+        storage_help="where the searches (and their Optuna journals) live; tmpfs: the journal fsyncs every write",
+        name="search_efficiency_hartmann6",
     )
-    parser.add_argument("--budget-factor", type=float, default=2.0, help="every search's budget / the reference")
-    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
-    parser.add_argument(
-        "--storage", default="/dev/shm/posetune-bench-hartmann6",
-        help="where the searches (and their Optuna journals) live; tmpfs: the journal fsyncs every write",
-    )  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=8, help="max_t: a full trial's epochs (default 8)")
     parser.add_argument(
         "--ray-searcher", action="store_true",
         help="Ray's own OptunaSearch (stopped trials told COMPLETE at their rung) instead of the product's",
     )  # fmt: skip
-    parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--name", default="search_efficiency_hartmann6", help="output file stem")
     args = parser.parse_args(argv)
-
-    strategies = [s for s in args.strategies.split(",") if s]
-    if "random" not in strategies or any(s not in STRATEGIES for s in strategies):
-        parser.error(f"--strategies: a subset of {', '.join(STRATEGIES)} that includes random")
+    strategies = chosen_strategies(parser, args, STRATEGIES)
     base = base_config(args.storage, args.epochs)
     function = hartmann6()
     reference = args.reference_trials * base.max_t
@@ -257,12 +211,7 @@ def main(argv=None) -> int:
         if seed < args.seeds - 1:
             write(runs, args, base, budget=budget, reference=reference, start=start, argv=argv, plots=False)
     result = write(runs, args, base, budget=budget, reference=reference, start=start, argv=argv, plots=True)
-    for name, s in result["strategies"].items():
-        med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
-        ratio = s["ratio_to_random"]
-        print(f"{name:16s} trial-epochs to random's best at {reference}: {med:g} [{low:g}, {high:g}]  "
-              f"ratio {ratio['median']:.2f} [{ratio['ci95'][0]:.2f}, {ratio['ci95'][1]:.2f}]  "
-              f"reached {s['reached_within_budget']}/{s['seeds']}  wall {np.mean([r['wall_s'] for r in runs[name]]):.2f} s/search")  # fmt: skip
+    print_strategies(result, reference, wall_s=lambda name: np.mean([r["wall_s"] for r in runs[name]]))
     print(f"{result['searches']} searches in {result['wall_s']:.0f} s -> {Path(args.out) / args.name}.json")
     return 0
 

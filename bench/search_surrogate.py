@@ -1,34 +1,34 @@
 """What the search buys on the demo's own model and data: strategies replayed over a surrogate of the Sobol table.
 
-`bench/search_table.py --sobol` trained scrambled-Sobol configurations of the demo's search space
+`python -m bench.search_table --sobol` trained scrambled-Sobol configurations of the demo's search space
 (`search/configs/demo.yaml`: its model, data, warm start and trial, 6 epochs, no early stopping) and kept
 every epoch's metrics (`bench/results/search_table_demo.jsonl`). Surrogate benchmarks (YAHPO Gym,
 HPOBench) replay searches over a regressor fitted on such a table, since a search suggests points that
 were never trained: here scikit-learn's random forest over (the configuration's unit coordinates, in each
-key's own scale as `search_table.unit`; the epoch) -> target-val PDJ@0.2, fitted on every recorded run
+key's own scale as `bench.tables.unit`; the epoch) -> target-val PDJ@0.2, fitted on every recorded run
 (both training seeds where there are two). Its accuracy on configurations it never saw (GroupKFold by
 configuration, 5 folds: R^2, Spearman, RMSE over the held-out checkpoints) is reported beside the seed
 noise (the std between the two training seeds of the repeated configurations, per epoch, pooled), which
 bounds what any surrogate can reach.
 
-Method. Strategies (`search_efficiency_hartmann6.STRATEGIES`: random, random + ASHA, TPE, TPE + ASHA,
-CMA-ES, each with 1 and with 4 trials at once) run through `search_efficiency.drive_directly`: the
+Method. Strategies (`bench.search_efficiency_hartmann6.STRATEGIES`: random, random + ASHA, TPE, TPE + ASHA,
+CMA-ES, each with 1 and with 4 trials at once) run through `bench.search_efficiency.drive_directly`: the
 product's searcher (TruthfulOptunaSearch with the configured Optuna sampler; CMA-ES as the Hartmann bench
 builds it) and its ASHA (the demo's grace period and reduction factor, max_t = the table's epochs), the
 calls Tune's controller makes, without Ray. A trial with suggestion x reports at epoch e the surrogate's
 prediction at (x, e): deterministic, the seed-averaged curve. Budgets, target and statistics are
-search_efficiency.py's: a search ends at `--budget-factor` x random search's reference budget
+bench.search_efficiency's: a search ends at `--budget-factor` x random search's reference budget
 (`--reference-trials` full trials at one trial at a time) in trial-epochs; the target is random search's
 median best at its reference budget; per strategy the trial-epochs to reach it (median, bootstrap 95 % CI
 over seeds, ratio of medians to random search's with its CI) and the best-so-far curves (median, quartile
 band).
 
-    nice -n 10 python bench/search_surrogate.py [--table bench/results/search_table_demo.jsonl] [--seeds 50]
+    nice -n 10 python -m bench.search_surrogate [--table bench/results/search_table_demo.jsonl] [--seeds 50]
 """
 
 from __future__ import annotations
 
-import argparse
+import copy
 import json
 import math
 import os
@@ -37,15 +37,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.model_selection import GroupKFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from search_efficiency import drive_directly, search_record, summarize
-from search_efficiency_hartmann6 import STRATEGIES, make_sampler
-from search_table import read_jsonl_table, unit
-
-from search.config import ParamSpec
+from bench.common import chosen_strategies, command, plot_strategy_curves, print_strategies, replay_parser
+from bench.search_efficiency import drive_directly, search_record, summarize
+from bench.search_efficiency_hartmann6 import STRATEGIES, make_sampler
+from bench.tables import read_jsonl_table, unit
+from search.config import ParamSpec, apply_override, config_from_dict
+from search.experiment import experiment_uri, write_experiment_manifest
 
 FOLDS = 5
 FOREST = {"n_estimators": 300, "min_samples_leaf": 2, "max_features": 0.6, "random_state": 0, "n_jobs": 1}
@@ -69,8 +70,7 @@ def design(table: dict, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def make_forest():
-    from sklearn.ensemble import RandomForestRegressor
-
+    """The surrogate's (unfitted) random forest, with the `FOREST` settings."""
     return RandomForestRegressor(**FOREST)
 
 
@@ -112,9 +112,6 @@ class FlatForest:
 
 def cv_accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = FOLDS) -> dict:
     """Held-out accuracy on configurations the forest never saw (GroupKFold by configuration)."""
-    from scipy.stats import spearmanr
-    from sklearn.model_selection import GroupKFold
-
     predicted = np.empty_like(y)
     for train, test in GroupKFold(n_splits=folds).split(X, y, groups):
         predicted[test] = make_forest().fit(X[train], y[train]).predict(X[test])
@@ -164,10 +161,7 @@ def surrogate_curve(model, space: dict[str, ParamSpec], epochs: int):
 
 
 def base_config(table: dict, storage: str):
-    import copy
-
-    from search.config import apply_override, config_from_dict
-
+    """The table's own config, training nothing (no warm start), its searches under `storage`."""
     raw = copy.deepcopy(table["config"])
     raw["train"]["init_from"] = None  # the replay trains nothing
     raw["warm_start"] = {}
@@ -177,8 +171,7 @@ def base_config(table: dict, storage: str):
 
 
 def run(name: str, seed: int, base, curve_of, budget: int, stamp: str) -> dict:
-    from search.experiment import experiment_uri, write_experiment_manifest
-
+    """One search of strategy `name` with search seed `seed` over the surrogate: its record."""
     sampler_name, scheduler, concurrent = STRATEGIES[name]
     per_trial = base.scheduler.grace_period if scheduler == "asha" else base.train.epochs
     config = base.with_params(
@@ -195,70 +188,28 @@ def run(name: str, seed: int, base, curve_of, budget: int, stamp: str) -> dict:
 
 
 def plot(summary: dict, metric: str, configs: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    budget = summary["budget_trial_epochs"]
-    x = np.arange(1, budget + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    for ax, concurrent in zip(axes, (1, 4), strict=True):
-        for name, s in summary["strategies"].items():
-            if STRATEGIES[name][2] != concurrent:
-                continue
-            c = s["curve"]
-            med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
-            r = s["ratio_to_random"]
-            label = (
-                f"{name}: {med:g} [{low:g}, {high:g}], x{r['median']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
-                if math.isfinite(med)
-                else f"{name}: not reached"
-            )
-            (line,) = ax.plot(x, c["median"], drawstyle="steps-post", label=label)
-            ax.fill_between(x, c["p25"], c["p75"], step="post", alpha=0.15, color=line.get_color())
-        ax.axhline(summary["target"], color="grey", ls=":", lw=1)
-        ax.axvline(summary["reference_trial_epochs"], color="grey", ls="--", lw=1)
-        ax.set_xlabel("trial-epochs spent")
-        ax.set_title(f"{concurrent} trial{'s' if concurrent > 1 else ''} at a time", fontsize=10)
-        ax.legend(
-            title="trial-epochs to target, median [95 % CI], x random [CI]", fontsize=7, title_fontsize=7
-        )
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"best {metric} so far (surrogate)")
-    seeds = next(iter(summary["strategies"].values()))["seeds"]
-    fig.suptitle(
-        f"Demo search replayed over a random-forest surrogate of {configs} Sobol configurations: median, band = "
-        f"quartiles over {seeds} seeds\ndashed: random's reference budget; dotted: its median best there (the target)",
-        fontsize=9,
+    """The strategies' best-so-far curves on the surrogate (`bench.common.plot_strategy_curves`)."""
+    plot_strategy_curves(
+        summary,
+        {name: concurrent for name, (_, _, concurrent) in STRATEGIES.items()},
+        path,
+        ylabel=f"best {metric} so far (surrogate)",
+        title=f"Demo search replayed over a random-forest surrogate of {configs} Sobol configurations",
     )
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = replay_parser(
+        __doc__,
+        STRATEGIES,
+        reference_trials=20,
+        storage="/dev/shm/posetune-bench-surrogate",
+        storage_help="the searches' folders",
+        name="search_efficiency",
     )
     parser.add_argument("--table", default="bench/results/search_table_demo.jsonl")
-    parser.add_argument("--seeds", type=int, default=50, help="search seeds per strategy (default 50)")
-    parser.add_argument(
-        "--reference-trials", type=int, default=20, help="random search's budget in full trials (default 20)"
-    )
-    parser.add_argument(
-        "--budget-factor", type=float, default=2.0, help="every search's budget / the reference"
-    )
-    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
-    parser.add_argument(
-        "--storage", default="/dev/shm/posetune-bench-surrogate", help="the searches' folders"
-    )
-    parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--name", default="search_efficiency", help="output file stem")
     args = parser.parse_args(argv)
-
-    strategies = [s for s in args.strategies.split(",") if s]
-    if "random" not in strategies or any(s not in STRATEGIES for s in strategies):
-        parser.error(f"--strategies: a subset of {', '.join(STRATEGIES)} that includes random")
+    strategies = chosen_strategies(parser, args, STRATEGIES)
     table = read_jsonl_table(args.table)
     table["runs"] = [
         r for r in table["runs"] if r["status"] == "TERMINATED" and r["epochs"] == table["epochs"]
@@ -288,7 +239,7 @@ def main(argv=None) -> int:
         result = {
             "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
             "table": args.table,
-            "table_grid": None,  # a Sobol table: no grid (search_table.py's grid tables have one)
+            "table_grid": None,  # a Sobol table: no grid (bench.search_table's grid tables have one)
             "table_seeds": table["seeds"],
             "table_configs": configs,
             "table_runs": len(table["runs"]),
@@ -318,8 +269,7 @@ def main(argv=None) -> int:
             "searches": sum(len(rs) for rs in runs.values()),
             "trials": sum(r["trials"] for rs in runs.values() for r in rs),
             "load_average": list(os.getloadavg()),
-            "command": "nice -n 10 python bench/search_surrogate.py "
-            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "nice -n 10 " + command("bench.search_surrogate", argv),
             **summary,
         }
         (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
@@ -337,12 +287,7 @@ def main(argv=None) -> int:
         if seed < args.seeds - 1 and seed % 10 == 9:
             write(plots=False)
     result = write(plots=True)
-    for name, s in result["strategies"].items():
-        med, (low, high) = s["trial_epochs_to_target"]["median"], s["trial_epochs_to_target"]["ci95"]
-        ratio = s["ratio_to_random"]
-        print(f"{name:16s} trial-epochs to random's best at {reference}: {med:g} [{low:g}, {high:g}]  "
-              f"ratio {ratio['median']:.2f} [{ratio['ci95'][0]:.2f}, {ratio['ci95'][1]:.2f}]  "
-              f"reached {s['reached_within_budget']}/{s['seeds']}")  # fmt: skip
+    print_strategies(result, reference)
     print(f"{result['searches']} searches in {result['wall_s']:.0f} s -> {out / args.name}.json")
     return 0
 

@@ -6,18 +6,18 @@ seconds. This trains the grid: `--values` values of each key of `search.space` (
 of its range, log-spaced for a loguniform key; every value of a choice) x `--seeds` training seeds
 (`train.seed`), every trial to `train.epochs` with no early stopping, as the product's own trials
 (`search.trainable.run_trial` in a Ray Tune grid), and keeps every epoch's reported metrics.
-`bench/search_efficiency.py` replays searches over the table.
+`python -m bench.search_efficiency` replays searches over the table.
 
-    python bench/search_table.py [--config demo] [--values 3] [--seeds 2] [--out bench/results/search_table.json]
+    python -m bench.search_table [--config demo] [--values 3] [--seeds 2] [--out bench/results/search_table.json]
 
 `--sobol N` records N configurations drawn by a scrambled Sobol sequence over the space instead of a grid
 (`scipy.stats.qmc.Sobol(d, scramble=True, seed=0)`, unit coordinates mapped to each key by `from_unit`),
 `--repeats R` of them (the first R) with a second training seed to measure noise; every epoch's checkpoint
 is also scored on the target test split (`test_target_*`, as the study's `evaluate_on_test`) for the
-label-free selection benchmark (bench/selection.py). Each finished run is appended to a JSONL file (a header
+label-free selection benchmark (`python -m bench.selection`). Each finished run is appended to a JSONL file (a header
 line, then a line per run), so a rerun of the same command skips the runs already recorded:
 
-    python bench/search_table.py --config demo --sobol 100 --repeats 20 --set train.epochs=6 \
+    python -m bench.search_table --config demo --sobol 100 --repeats 20 --set train.epochs=6 \
         --out bench/results/search_table_demo.jsonl
 """
 
@@ -29,13 +29,36 @@ import math
 import os
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import ray
+from ray import tune
 
+from bench.common import command
+from bench.tables import (
+    DIGITS,
+    grid_key,
+    grid_values,
+    read_jsonl_table,
+    sobol_configs,
+    sobol_order,
+)
+from data_pipeline import storage
 from models import metric_names as names
-from search.config import ExperimentConfig, ParamSpec
+from search.cluster import init_ray
+from search.config import ExperimentConfig, load_config
+from search.experiment import experiment_uri, write_experiment_manifest
+from search.shards import check_splits, prepare_shards
+from search.study import evaluate_on_test
+from search.tracking import wandb_env
+from search.trainable import run_trial, trial_config
+from search.tune_results import read_trials
+from search.tuner import run_config, with_trial_resources
+from search.warm_start import prepare_warm_start
 
 SEED_KEY = "train.seed"
 # What each recorded epoch keeps: the metrics of both validation splits, the label-free scores, the
@@ -51,112 +74,6 @@ KEPT_PREFIXES = (
 )
 TABLE_POINT = "table_point"  # the Sobol recorder's one Tune parameter: {"index", "seed", "params"}
 NOT_KEPT = ("train_images_per_s",)  # a speed, not a metric: it depends on the machine's load
-DIGITS = 6
-
-
-def grid_values(spec: ParamSpec, n: int) -> list[Any]:
-    """`n` values of a searched key: the centres of `n` equal parts of its range (in log space for a
-    loguniform key), so that mapping any draw to its nearest value splits the range into equal cells;
-    every value of a choice; distinct rounded centres of an int range."""
-    if spec.type == "choice":
-        return list(spec.values)
-    centres = [(2 * i + 1) / (2 * n) for i in range(n)]
-    if spec.type == "loguniform":
-        low, high = math.log(spec.low), math.log(spec.high)
-        return [_significant(math.exp(low + c * (high - low))) for c in centres]
-    values = [spec.low + c * (spec.high - spec.low) for c in centres]
-    if spec.type == "int":
-        return sorted({int(round(v)) for v in values})
-    return [_significant(v) for v in values]
-
-
-def _significant(value: float) -> float:
-    return float(f"{value:.{DIGITS}g}")
-
-
-def unit(spec: ParamSpec, value: Any) -> float:
-    """Where `value` sits in its key's range, from 0 to 1 (log scale for loguniform): the distance the
-    replay's nearest-grid mapping uses. Choices are not ordered: 0 for every value."""
-    if spec.type == "choice":
-        return 0.0
-    if spec.type == "loguniform":
-        return (math.log(value) - math.log(spec.low)) / (math.log(spec.high) - math.log(spec.low))
-    return (float(value) - spec.low) / (spec.high - spec.low)
-
-
-def from_unit(spec: ParamSpec, u: float) -> Any:
-    """The value of a searched key at unit coordinate `u` in [0, 1): the inverse of `unit` (log scale for
-    loguniform); an int range and a choice split [0, 1) into equal cells, one per value."""
-    u = min(max(float(u), 0.0), math.nextafter(1.0, 0.0))
-    if spec.type == "choice":
-        return spec.values[int(u * len(spec.values))]
-    if spec.type == "loguniform":
-        low, high = math.log(spec.low), math.log(spec.high)
-        return _significant(math.exp(low + u * (high - low)))
-    if spec.type == "int":
-        return int(spec.low + math.floor(u * (spec.high - spec.low + 1)))
-    return _significant(spec.low + u * (spec.high - spec.low))
-
-
-def sobol_units(dimensions: int, n: int, seed: int = 0) -> list[list[float]]:
-    """The first `n` points of a scrambled Sobol sequence in [0, 1)^dimensions."""
-    import warnings
-
-    from scipy.stats import qmc
-
-    with warnings.catch_warnings():  # n need not be a power of 2: its balance is not what the table needs
-        warnings.simplefilter("ignore", UserWarning)
-        points = qmc.Sobol(dimensions, scramble=True, seed=seed).random(n)
-    return [[round(float(x), DIGITS) for x in row] for row in points]
-
-
-def sobol_configs(space: dict[str, ParamSpec], n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`n` Sobol configurations of `space` (keys in the space's order): {"unit": [...], "params": {...}}."""
-    keys = list(space)
-    return [
-        {"unit": row, "params": {k: from_unit(space[k], u) for k, u in zip(keys, row, strict=True)}}
-        for row in sobol_units(len(keys), n, seed)
-    ]
-
-
-def sobol_order(n: int, repeats: int, seeds: tuple[int, int] = (0, 1)) -> list[tuple[int, int]]:
-    """(configuration, seed) in recording order: every configuration with the first seed, the second
-    seed of configuration j right after the first seed of configuration 5j+4 (while j < repeats), so that a
-    recording stopped early still holds a fifth of its configurations twice."""
-    order, pending = [], list(range(min(repeats, n)))
-    for i in range(n):
-        order.append((i, seeds[0]))
-        if pending and (i % 5 == 4 or i == n - 1):
-            order.append((pending.pop(0), seeds[1]))
-    order += [(j, seeds[1]) for j in pending]
-    return order
-
-
-def nearest(table: dict, params: dict[str, Any]) -> dict[str, Any]:
-    """The grid point of `table` nearest to `params`, key by key (a choice must match exactly)."""
-    point = {}
-    for key, values in table["grid"].items():
-        spec = ParamSpec(**table["space"][key])
-        if spec.type == "choice":
-            if params[key] not in values:
-                raise KeyError(f"{key}={params[key]!r} is not a recorded value ({values})")
-            point[key] = params[key]
-        else:
-            at = unit(spec, params[key])
-            point[key] = min(values, key=lambda v: abs(unit(spec, v) - at))
-    return point
-
-
-def grid_key(point: dict[str, Any]) -> str:
-    """One string per grid point, the same for the recorder and the replay."""
-    return json.dumps({k: point[k] for k in sorted(point)}, sort_keys=True)
-
-
-def load_table(path: str | Path) -> dict:
-    """A recorded table with an index from (grid point, seed) to its run."""
-    table = json.loads(Path(path).read_text())
-    table["index"] = {(grid_key(run["params"]), run["seed"]): run for run in table["runs"]}
-    return table
 
 
 def _kept(result: dict[str, Any]) -> dict[str, float]:
@@ -172,11 +89,6 @@ def _kept(result: dict[str, Any]) -> dict[str, float]:
 
 def record(config: ExperimentConfig, uri: str, *, values: int, seeds: list[int], concurrent: int) -> dict:
     """Train every (grid point, seed) of `config` to its last epoch; the table as plain data."""
-    from ray import tune
-
-    from search.trainable import run_trial
-    from search.tuner import run_config, with_trial_resources
-
     grid = {key: grid_values(spec, values) for key, spec in config.search.space.items()}
     param_space = {key: tune.grid_search(v) for key, v in grid.items()}
     param_space[SEED_KEY] = tune.grid_search(seeds)
@@ -202,16 +114,6 @@ def run_table_trial(params: dict[str, Any], experiment: dict[str, Any]) -> None:
     """The product's trial (`search.trainable.run_trial`) on one Sobol point, each epoch's report also
     carrying that epoch's checkpoint scored on the target test split (`test_target_*` scalars, as the
     study's `evaluate_on_test`): its `tune.report` is wrapped for this trial's process only."""
-    import types
-    from unittest import mock
-
-    import numpy as np
-    from ray import tune
-
-    import search.trainable
-    from search.study import evaluate_on_test
-    from search.trainable import run_trial, trial_config
-
     point = params[TABLE_POINT]
     trial_params = {**point["params"], SEED_KEY: int(point["seed"])}
     config = trial_config(trial_params, experiment)
@@ -226,69 +128,42 @@ def run_table_trial(params: dict[str, Any], experiment: dict[str, Any]) -> None:
     shim = types.SimpleNamespace(
         report=report, get_checkpoint=tune.get_checkpoint, Checkpoint=tune.Checkpoint
     )
-    with mock.patch.object(search.trainable, "tune", shim):
+    with mock.patch("search.trainable.tune", shim):
         run_trial(trial_params, experiment)
 
 
-class _AppendRuns:
+class AppendRuns(tune.Callback):
     """A Tune callback appending each finished trial's run (every epoch's kept metrics) to a JSONL file."""
 
-    def __new__(cls, *args, **kwargs):  # a tune.Callback subclass, made when Ray is imported
-        from ray.tune import Callback
+    def __init__(self, out: Path, configs: list[dict]):
+        self.out, self.configs, self.results = out, configs, {}
 
-        class AppendRuns(Callback):
-            def __init__(self, out: Path, configs: list[dict]):
-                self.out, self.configs, self.results = out, configs, {}
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.results.setdefault(trial.trial_id, []).append(_kept(result))
 
-            def on_trial_result(self, iteration, trials, trial, result, **info):
-                self.results.setdefault(trial.trial_id, []).append(_kept(result))
-
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                point = trial.config[TABLE_POINT]
-                epochs = self.results.pop(trial.trial_id, [])
-                curves: dict[str, list] = {}
-                for i, kept in enumerate(epochs):
-                    for key, value in kept.items():
-                        curves.setdefault(key, [None] * len(epochs))[i] = value
-                run = {
-                    "index": point["index"],
-                    "unit": self.configs[point["index"]]["unit"],
-                    "params": point["params"],
-                    "seed": point["seed"],
-                    "status": "TERMINATED",
-                    "epochs": len(epochs),
-                    "curves": curves,
-                }
-                with self.out.open("a") as f:
-                    f.write(json.dumps(run, separators=(",", ":")) + "\n")
-                print(f"recorded configuration {point['index']} seed {point['seed']}", flush=True)
-
-        return AppendRuns(*args, **kwargs)
-
-
-def read_jsonl_table(path: str | Path) -> dict:
-    """A Sobol table from its JSONL file: the header's fields and `runs` (the last record of each
-    (configuration, seed) pair wins)."""
-    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    if not lines or lines[0].get("kind") != "header":
-        raise ValueError(f"{path}: not a Sobol table (no header line)")
-    runs = {(r["index"], r["seed"]): r for r in lines[1:]}
-    return {**lines[0], "runs": [runs[k] for k in sorted(runs)]}
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        point = trial.config[TABLE_POINT]
+        epochs = self.results.pop(trial.trial_id, [])
+        curves: dict[str, list] = {}
+        for i, kept in enumerate(epochs):
+            for key, value in kept.items():
+                curves.setdefault(key, [None] * len(epochs))[i] = value
+        run = {
+            "index": point["index"],
+            "unit": self.configs[point["index"]]["unit"],
+            "params": point["params"],
+            "seed": point["seed"],
+            "status": "TERMINATED",
+            "epochs": len(epochs),
+            "curves": curves,
+        }
+        with self.out.open("a") as f:
+            f.write(json.dumps(run, separators=(",", ":")) + "\n")
+        print(f"recorded configuration {point['index']} seed {point['seed']}", flush=True)
 
 
 def record_sobol(config: ExperimentConfig, args, overrides: list[str]) -> int:
     """Record (or continue recording) the Sobol table of `args.out`; 0 once every run is in it."""
-    import ray
-    from ray import tune
-
-    from search.cluster import init_ray
-    from search.config import load_config
-    from search.experiment import experiment_uri, write_experiment_manifest
-    from search.shards import check_splits, prepare_shards
-    from search.tracking import wandb_env
-    from search.tuner import run_config, with_trial_resources
-    from search.warm_start import prepare_warm_start
-
     out = Path(args.out)
     space = config.search.space
     configs = sobol_configs(space, args.sobol, seed=0)
@@ -336,7 +211,7 @@ def record_sobol(config: ExperimentConfig, args, overrides: list[str]) -> int:
                 "seeds": list(seeds),
                 "warm_start": config.train.init_from,
                 "concurrent_trials": args.concurrent,
-                "command": "python bench/search_table.py " + " ".join(args.argv),
+                "command": command("bench.search_table", args.argv),
             }
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(header, separators=(",", ":")) + "\n")
@@ -348,7 +223,7 @@ def record_sobol(config: ExperimentConfig, args, overrides: list[str]) -> int:
             run_config=run_config(
                 config,
                 uri,
-                callbacks=[_AppendRuns(out, configs)],
+                callbacks=[AppendRuns(out, configs)],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
@@ -363,9 +238,6 @@ def record_sobol(config: ExperimentConfig, args, overrides: list[str]) -> int:
 
 def tabulate(config: ExperimentConfig, uri: str, grid: dict[str, list], seeds: list[int]) -> dict:
     """The table of the recorded grid experiment at `uri` (also to rebuild it from an interrupted one)."""
-    from data_pipeline import storage
-    from search.tune_results import read_trials
-
     fs, path = storage.resolve(uri)
     runs = []
     for trial in read_trials(fs, path):
@@ -422,16 +294,6 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
-
-    import ray
-
-    from search.cluster import init_ray
-    from search.config import load_config
-    from search.experiment import experiment_uri, write_experiment_manifest
-    from search.shards import check_splits, prepare_shards
-    from search.tracking import wandb_env
-    from search.warm_start import prepare_warm_start
-
     overrides = [f"storage.path={args.storage}", "tracking.wandb=none", *args.overrides]
     config = load_config(args.config, overrides)
     if not config.search.space:
@@ -460,7 +322,7 @@ def main(argv=None) -> int:
             table = record(config, uri, values=args.values, seeds=seeds, concurrent=args.concurrent)
         finally:
             ray.shutdown()
-    table["command"] = "python bench/search_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    table["command"] = command("bench.search_table", argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(table, separators=(",", ":")))

@@ -1,6 +1,6 @@
 """How well each label-free score chooses a checkpoint, scored against the labelled oracle (issue 22 item 3).
 
-The Sobol table (`bench/search_table.py --sobol`, `bench/results/search_table_demo.jsonl`) holds, for
+The Sobol table (`python -m bench.search_table --sobol`, `bench/results/search_table_demo.jsonl`) holds, for
 every configuration x training seed x epoch, that checkpoint's validation metrics, its label-free scores
 and its target-test PDJ@0.2 (`test_target_pdj20`, the checkpoint itself scored on the target test split).
 Every checkpoint of it is a candidate model.
@@ -20,7 +20,7 @@ and epochs). The combination: the rank average of two label-free scores (within 
 the pair chosen by the weighted Spearman with target-val on 4/5 of the configurations and scored on
 the held-out fifth (5-fold over configurations), and its held-out regret.
 
-    python bench/selection.py [--table bench/results/search_table_demo.jsonl] [--out bench/results]
+    python -m bench.selection [--table bench/results/search_table_demo.jsonl] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import rankdata
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+from bench.common import command
+from bench.tables import read_jsonl_table
 from models import metric_names as names
 
 ORACLE = names.SELECTION  # target_val_pdj20: the labelled oracle
@@ -68,8 +69,6 @@ def oriented(metric: str, values: np.ndarray) -> np.ndarray:
 def weighted_spearman(score: np.ndarray, truth: np.ndarray, power: float = POWER) -> float:
     """Musgrave et al. 2022's weighted Spearman: Pearson correlation of the ranks of `score` and `truth`,
     checkpoint i weighted by (dense rank of score_i / max dense rank)^power (the top of `score` counts most)."""
-    from scipy.stats import rankdata
-
     score, truth = np.asarray(score, float), np.asarray(truth, float)
     if len(score) < 3 or np.ptp(score) == 0 or np.ptp(truth) == 0:
         return math.nan
@@ -107,8 +106,6 @@ def pool_regret(score, oracle, test, configs: np.ndarray, rng: np.random.Generat
 
 def rank_average(*scores: np.ndarray) -> np.ndarray:
     """The mean of each score's normalised rank (0 worst, 1 best) within the candidates."""
-    from scipy.stats import rankdata
-
     return np.mean([(rankdata(s) - 1) / max(1, len(s) - 1) for s in scores], axis=0)
 
 
@@ -210,14 +207,11 @@ def combination(cols: dict, metrics: list[str], seed: int = 0) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Each metric's weighted Spearman correlations and selection regrets, with their 95 % CIs."""
     metrics = list(result["metrics"])
     y = np.arange(len(metrics))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(metrics) + 1.8), sharey=True)
+    fig = Figure(figsize=(12, 0.45 * len(metrics) + 1.8))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, keys, title in (
         (axes[0], ("wspearman_val", "wspearman_test"), "weighted Spearman (top-weighted, p=2)"),
         (axes[1], ("regret_table", "regret_pool6", "regret_epoch"), "selection regret, test PDJ@0.2 points"),
@@ -240,7 +234,6 @@ def plot(result: dict, path: Path) -> None:
         fontsize=9,
     )
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -252,9 +245,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--name", default="selection", help="output file stem")
     args = parser.parse_args(argv)
-
-    from search_table import read_jsonl_table
-
     table = read_jsonl_table(args.table)
     table["runs"] = [r for r in table["runs"] if r["status"] == "TERMINATED"]
     cols = checkpoints(table)
@@ -271,7 +261,7 @@ def main(argv=None) -> int:
         "weights": f"(dense rank of the oriented score / max dense rank)^{POWER}",
         "bootstrap": args.bootstrap,
         "metrics": {m: with_ci(cols, m, args.bootstrap) for m in present},
-        "command": "python bench/selection.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command("bench.selection", argv),
     }
     free = [m for m in present if m in LABEL_FREE and m != names.DOMAIN_ACC]
     result["combination"] = combination(cols, free)

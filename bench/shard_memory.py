@@ -8,7 +8,7 @@ Each "trial" is a process that imports torch, opens the source training split as
 map it, so the sum is the node's real use) and their RSS. The demo shards are scaled up by writing the
 enhanced source rows `--copies` times under new ids.
 
-    python bench/shard_memory.py [--clips 24] [--copies 40] [--out bench/results/shard_memory.json]
+    python -m bench.shard_memory [--clips 24] [--copies 40] [--out bench/results/shard_memory.json]
 """
 
 from __future__ import annotations
@@ -22,22 +22,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from data_pipeline.manifest import SHARDS_MANIFEST
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import RESULTS, ROOT
+from bench.demo_shards import demo_shards
+from data_pipeline.manifest import SHARDS_MANIFEST
 
 
 def scaled_shards(work: Path, clips: int, copies: int) -> Path:
     """Demo shards at 256 px (through the CLI), the source rows then written `copies` times under new ids."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     big = work / f"shards-x{copies}"
     if (big / SHARDS_MANIFEST).is_file():
         return big
-    from bench.demo_shards import demo_shards
-
     shards = demo_shards(work, clips, 256)
     table = pq.read_table(shards / "source")
     (big / "source").mkdir(parents=True)
@@ -47,32 +44,6 @@ def scaled_shards(work: Path, clips: int, copies: int) -> Path:
     manifest = json.loads((shards / SHARDS_MANIFEST).read_text())
     (big / SHARDS_MANIFEST).write_text(json.dumps(manifest))
     return big
-
-
-def child(root: str, mode: str, cache: str) -> None:
-    """One trial-like process: open the split, touch every page of its image bytes, decode items, wait."""
-    import numpy as np
-    import torch  # noqa: F401  (a trial imports torch: part of its baseline)
-
-    from data_pipeline.loader import AugmentConfig, ShardDataset
-
-    if mode != "baseline":
-        dataset = ShardDataset(
-            root,
-            "source",
-            "train",
-            256,
-            AugmentConfig(occlusion_prob=0.3),
-            cache_dir=None if mode == "private" else cache,
-        )
-        data = dataset._images.buffers()[-1]
-        touched = int(np.frombuffer(data, dtype=np.uint8)[::4096].sum())
-        for i in range(0, len(dataset), max(1, len(dataset) // 200)):
-            dataset[i]
-        print(json.dumps({"rows": len(dataset), "image_bytes": data.size, "touched": touched}), flush=True)
-    else:
-        print(json.dumps({}), flush=True)
-    sys.stdin.read()  # hold the memory until the parent has measured
 
 
 def _rollup(pid: int) -> dict[str, int]:
@@ -86,7 +57,7 @@ def _rollup(pid: int) -> dict[str, int]:
 def measure(root: Path, mode: str, n: int, cache: Path) -> dict:
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--child", str(root), mode, str(cache)],
+            [sys.executable, "-m", "bench.shard_memory_child", str(root), mode, str(cache)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -118,12 +89,8 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--trials", default="1,2,4")
     parser.add_argument("--work", default=None)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "shard_memory.json"))
-    parser.add_argument("--child", nargs=3, metavar=("ROOT", "MODE", "CACHE"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(RESULTS / "shard_memory.json"))
     args = parser.parse_args(argv)
-    if args.child:
-        child(*args.child)
-        return 0
 
     work = Path(args.work or tempfile.mkdtemp(prefix="posetune-shardmem-"))
     root = scaled_shards(work, args.clips, args.copies)

@@ -2,7 +2,7 @@
 classic models with each factor of the demo target alone (the others at 0), with none, and with all.
 
     posetune study --out bench/results/study ...            # first: trains the classic models (and the arms)
-    python bench/shift_factors.py --study bench/results/study [--out bench/results/shift_factors]
+    python -m bench.shift_factors --study bench/results/study [--out bench/results/shift_factors]
 
 The models are the study's classic trials (one per seed) at the epoch the study selected (best on the
 study's target validation split); between rows only the target test set changes. Each row's target is
@@ -20,28 +20,25 @@ import argparse
 import inspect
 import json
 import math
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from data_pipeline import storage  # noqa: E402
-from data_pipeline.demo import TARGET_PER_CLIP, demo_exists, write_demo  # noqa: E402
-from data_pipeline.loader import ShardDataset  # noqa: E402
-from data_pipeline.manifest import shards_exist  # noqa: E402
-from data_pipeline.pipeline import run_enhancement  # noqa: E402
-from data_pipeline.shift import SHIFT_FACTORS, DomainShift  # noqa: E402
-from models import metric_names as names  # noqa: E402
-from models.train import evaluate  # noqa: E402
-from search.config import ExperimentConfig  # noqa: E402
-from search.experiment import experiment_config  # noqa: E402
-from search.shards import prepare_shards, shard_dir  # noqa: E402
-from search.study_report import BASELINE  # noqa: E402
-from search.study_stats import mean_std, paired_difference  # noqa: E402
-from search.tune_results import kept_checkpoints, read_trials  # noqa: E402
+from bench.common import RESULTS
+from data_pipeline import storage
+from data_pipeline.demo import TARGET_PER_CLIP, demo_exists, write_demo
+from data_pipeline.loader import ShardDataset
+from data_pipeline.manifest import shards_exist
+from data_pipeline.pipeline import run_enhancement
+from data_pipeline.shift import SHIFT_FACTORS, DomainShift
+from models import metric_names as names
+from models.evaluation import evaluate
+from search.config import ExperimentConfig
+from search.experiment import experiment_config
+from search.shards import prepare_shards, shard_dir
+from search.study_report import BASELINE
+from search.study_stats import mean_std, paired_difference
+from search.tune_results import kept_checkpoints, read_trials
 
 CLASSIC_BRIGHTNESS = "none"  # the classic arm's images: no brightness step
 KEY = names.PDJ20  # PDJ@0.2 over the shared joints
@@ -181,7 +178,7 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", required=True, help="a `posetune study --out` folder (holds study.json)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "shift_factors"))
+    parser.add_argument("--out", default=str(RESULTS / "shift_factors"))
     parser.add_argument("--rows", help="comma-separated subset of rows: none, a factor's name, all")
     args = parser.parse_args(argv)
     run(args.study, args.out, args.rows.split(",") if args.rows else None)

@@ -3,12 +3,12 @@
 The trial side is `models.fit` on the demo config's datasets exactly as the trainable builds them
 (`search.trainable.build_train_data`: shards read through the node-local mapped copy, augmentation with
 occlusion, the adversarial target batch), timed by fit's own `train_images_per_s` (training phase only;
-validation is reported separately from `epoch_time_s`). The bare side is the same `_setup` (model, optimiser,
-schedule) running `models.train._losses` + backward + step on a few batches collated in advance: no loader,
+validation is reported separately from `epoch_time_s`). The bare side is the same `setup_run` (model, optimiser,
+schedule) running `models.train.step_losses` + backward + step on a few batches collated in advance: no loader,
 no bookkeeping. Bare and fit runs alternate (bare, fit, bare, fit, ...) so a busy shared machine hits both
 alike; medians are compared. One torch thread, as a trial with `resources.cpu: 1` has.
 
-    python bench/train_phase.py [--epochs 4] [--steps 20] [--rounds 2] [--workers 0,1]
+    python -m bench.train_phase [--epochs 4] [--steps 20] [--rounds 2] [--workers 0,1]
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.demo_shards import demo_shards  # noqa: E402
-from models.train import _losses, _setup, fit  # noqa: E402
-from search.config import load_config  # noqa: E402
-from search.shards import build_train_data  # noqa: E402
+from bench.common import RESULTS
+from bench.demo_shards import demo_shards
+from models.train import fit, setup_run, step_losses
+from search.config import load_config
+from search.shards import build_train_data
 
 
 def bare_rate(train_config, data, steps: int, workdir: str) -> float:
     """Images/s of `steps` optimiser steps on pre-collated batches (source and, if used, target)."""
-    run = _setup(train_config, data, workdir)
+    run = setup_run(train_config, data, workdir)
     source = list(itertools.islice(iter(run.source), 4))
     target = list(itertools.islice(iter(run.target), 4)) if run.target is not None else None
     run.model.train()
@@ -45,7 +43,7 @@ def bare_rate(train_config, data, steps: int, workdir: str) -> float:
         if k == 2:  # two warm-up steps
             started = time.perf_counter()
         images = target[k % len(target)]["image"] if target else None
-        loss, _, _ = _losses(run, source[k % len(source)], images, 0.5)
+        loss, _, _ = step_losses(run, source[k % len(source)], images, 0.5)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
@@ -80,7 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", default="0,1", help="train.num_workers values to compare")
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--work", default=None)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_phase.json"))
+    parser.add_argument("--out", default=str(RESULTS / "train_phase.json"))
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)

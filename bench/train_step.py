@@ -8,7 +8,7 @@ One run compares, on the same machine and threads:
 - on CUDA, when present: ours in fp32 vs bf16 autocast + channels_last, with and without torch.compile.
 
 A step is forward + weighted heatmap MSE over every stack + backward + RMSprop. Run:
-    python bench/train_step.py [--steps 3] [--warmup 1] [--out bench/results/train_step.json]
+    python -m bench.train_step [--steps 3] [--warmup 1] [--out bench/results/train_step.json]
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from bench.common import RESULTS
 from models.hourglass import HourglassConfig, StackedHourglass, count_parameters
 from models.losses import heatmap_mse
 
@@ -164,7 +163,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_step.json"))
+    parser.add_argument("--out", default=str(RESULTS / "train_step.json"))
     args = parser.parse_args(argv)
 
     cpu = torch.device("cpu")

@@ -8,7 +8,7 @@ at the driver. The first epoch is left out of the median (warm-up, and in Tune t
 the end-to-end times (bare: building the datasets + fit; Tune: Tuner.fit, Ray already started) are
 reported too. Both use `resources.cpu` torch threads (Tune gives a 1-CPU trial one thread).
 
-    python bench/tune_overhead.py [--quick] [--epochs 6] [--out bench/results]
+    python -m bench.tune_overhead [--quick] [--epochs 6] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -21,15 +21,21 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ray
+import torch
+from ray import tune
+
+from models.train import fit
+from search.cluster import init_ray
+from search.config import load_config
+from search.experiment import experiment_uri, write_experiment_manifest
+from search.shards import build_train_data, prepare_shards
+from search.tracking import resolve_mode, wandb_env
+from search.tuner import build_tuner
 
 
 def bare(config) -> dict:
-    import torch
-
-    from models.train import fit
-    from search.shards import build_train_data
-
+    """Per-epoch and end-to-end times of `fit` in this process (its report does nothing)."""
     torch.set_num_threads(max(1, int(config.resources.cpu)))
     stamps = []
     start = time.perf_counter()
@@ -44,11 +50,7 @@ def bare(config) -> dict:
 
 
 def in_tune(config, uri: str) -> dict:
-    from ray import tune
-
-    from search.experiment import write_experiment_manifest
-    from search.tuner import build_tuner
-
+    """Per-epoch times as results arrive at the driver, and Tuner.fit's, of the product's trial in Tune."""
     # As `launch` does: the experiment folder (Optuna's journal lives in it) with its manifest, so
     # `posetune search inspect` reads it.
     write_experiment_manifest(uri, uri.rsplit("/", 1)[-1], config)
@@ -87,15 +89,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--quick", action="store_true", help="2 epochs of 2 steps")
     args = parser.parse_args(argv)
-
-    import ray
-
-    from search.cluster import init_ray
-    from search.config import load_config
-    from search.experiment import experiment_uri
-    from search.shards import prepare_shards
-    from search.tracking import resolve_mode, wandb_env
-
     overrides = [
         f"train.epochs={2 if args.quick else args.epochs}",
         "search.num_samples=1",

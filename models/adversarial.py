@@ -42,6 +42,13 @@ def dann_lambda(progress: float, gamma: float = 10.0) -> float:
     return 2.0 / (1.0 + math.exp(-gamma * p)) - 1.0
 
 
+def domain_input(heatmaps: torch.Tensor, features: torch.Tensor, attach: str) -> torch.Tensor:
+    """What the domain classifier sees of one forward pass: with `attach="heatmaps"` the sum of every
+    stack's `(B, stacks, J, H, W)` heatmaps (as the study fed it, so all stacks receive the signal), else
+    the last stack's features."""
+    return heatmaps.sum(dim=1) if attach == "heatmaps" else features
+
+
 class DomainClassifier(nn.Module):
     """Predicts the domain (one logit, > 0 means source) of a `(B, C, H, W)` map.
 

@@ -6,19 +6,25 @@ without trusting pickled code.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import io
 import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import pyarrow.fs as pafs
 import torch
 
+from data_pipeline.enhance import scale_points
 from data_pipeline.errors import DataError
 from data_pipeline.joints import FLIP_PAIRS, LSP14, SKELETON
 from data_pipeline.outputs import replacing_file
+from models.config import TrainConfig
+from models.evaluation import predict
 from models.hourglass import StackedHourglass
-from models.train import TrainConfig, predict
 
 FORMAT = "posetune-model"
 VERSION = 1
@@ -60,10 +66,6 @@ def save_exported(
 def is_exported(fs, path: str) -> bool:
     """Whether the file at `path` (on pyarrow filesystem `fs`) is a model file posetune exported: what
     `--overwrite` may replace (`data_pipeline.outputs`)."""
-    import io
-
-    import pyarrow.fs as pafs
-
     try:
         if isinstance(fs, pafs.LocalFileSystem):  # read lazily: a big foreign file is not read whole
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -77,10 +79,7 @@ def is_exported(fs, path: str) -> bool:
 
 def is_exported_onnx(fs, path: str) -> bool:
     """Whether the ONNX file at `path` carries the metadata `export_onnx` writes."""
-    import io
-
-    import onnx
-
+    onnx = _onnx()
     try:
         with fs.open_input_stream(path) as stream:
             graph = onnx.load_model(io.BytesIO(stream.read()), load_external_data=False)
@@ -148,10 +147,6 @@ def predict_images(
     Each image is padded to a square and resized to the network's input, the way a person-centred crop
     would be; the network expects one person filling most of the frame.
     """
-    import cv2
-
-    from data_pipeline.enhance import scale_points
-
     size = config.model.input_size
     batch, transforms = [], []
     for image in images:
@@ -177,10 +172,7 @@ def export_onnx(model: StackedHourglass, config: TrainConfig, path: str | os.Pat
     """The network (images in, every stack's heatmaps out) as ONNX with a dynamic batch axis.
 
     Traced on a CPU copy in fp32, so a model loaded on a GPU exports the same graph."""
-    import copy
-
-    import onnx
-
+    onnx = _onnx()
     path = Path(path)
     model = copy.deepcopy(model).float().cpu().eval().to(memory_format=torch.contiguous_format)
     size = config.model.input_size
@@ -199,6 +191,18 @@ def export_onnx(model: StackedHourglass, config: TrainConfig, path: str | os.Pat
         onnx.helper.set_model_props(graph, {"format": FORMAT})  # what `is_exported_onnx` looks for
         onnx.save_model(graph, str(tmp))
     return path
+
+
+def _onnx():
+    """The optional onnx package (the `onnx` extra: `pip install 'posetune[onnx]'`), imported on first use so
+    that exporting without ONNX never needs it."""
+    try:
+        import onnx
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"{error}: the ONNX export needs the onnx package (pip install 'posetune[onnx]')", name="onnx"
+        ) from None
+    return onnx
 
 
 def _is_number(value: Any) -> bool:

@@ -143,7 +143,7 @@ def agreement(a: np.ndarray, b: np.ndarray, size: int, fraction: float = AGREE_F
 
 
 class SplitCollector:
-    """Gathers one evaluated split's label-free inputs batch by batch, inside `models.train._run_eval`'s
+    """Gathers one evaluated split's label-free inputs batch by batch, inside `models.evaluation.run_eval`'s
     forward passes: per-image pose loss and pooled features always (cheap: what the pass computed
     anyway); with `views`, also the peak/entropy of the last stack and one extra forward pass per batch
     in which even-indexed images are mirrored and odd-indexed ones jittered (half the images per

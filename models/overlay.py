@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from data_pipeline.preview import draw_skeleton, write_image
-from models.train import load_checkpoint, predict
+from models.checkpoints import load_checkpoint
+from models.evaluation import predict
 
 TILE = 256  # px per drawn sample: training crops (32-128 px) are scaled up so a skeleton can be judged
 GAP = 4  # px between the truth and the prediction of a sample, and between samples

@@ -62,3 +62,70 @@ def test_no_function_in_the_cli_over_60_lines():
     files = [*python_files("search/commands"), ROOT / "search" / "cli.py"]
     long = {f"{relative(p)}:{name}": n for p in files for name, n, _ in functions(p) if n > 60}
     assert not long, f"functions over 60 lines: {long}"
+
+TRAIN_MODULE_LINES, FIT_LINES = 550, 40
+FUNCTION_LINES = 60
+LOCAL_IMPORTS_PER_MODULE = 2
+POSETUNE_PACKAGES = ("data_pipeline", "models", "search", "bench")
+# Private names bench still needs from search/ until search makes them public (the lead's call: search/ is
+# being restructured); any other private import fails the rule.
+PENDING_PUBLIC = {("search.tuner", "_searcher"), ("search.tuner", "_scheduler")}
+
+
+def _imports(path: Path):
+    """(module, imported name or None, line) of every import statement in a file, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, None, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield from ((node.module, alias.name, node.lineno) for alias in node.names)
+
+
+def test_models_train_holds_the_loop_only():
+    """models/train.py is fit and its phases (its data, checkpoints, evaluation live in their own modules)."""
+    path = ROOT / "models" / "train.py"
+    lines = len(path.read_text().splitlines())
+    assert lines <= TRAIN_MODULE_LINES, f"models/train.py is {lines} lines"
+    fit = [n for name, n, _ in functions(path) if name == "fit"]
+    assert fit and fit[0] <= FIT_LINES, f"fit is {fit} lines"
+
+
+@pytest.mark.parametrize("package", ["data_pipeline"])
+def test_no_function_over_60_lines(package):
+    long = {
+        f"{relative(p)}:{name}": n for p in python_files(package) for name, n, _ in functions(p) if n > FUNCTION_LINES
+    }
+    assert not long, f"functions over {FUNCTION_LINES} lines: {long}"
+
+
+@pytest.mark.parametrize("package", ["models", "bench"])
+def test_at_most_two_local_imports_per_module(package):
+    many = {relative(p): n for p in python_files(package) if (n := sum(i for *_, i in functions(p))) > LOCAL_IMPORTS_PER_MODULE}
+    assert not many, f"modules with more than {LOCAL_IMPORTS_PER_MODULE} function-local imports: {many}"
+
+
+def test_bench_runs_as_a_package_without_sys_path_or_tests():
+    """Every bench script runs as `python -m bench.NAME`: none edits sys.path, none imports from tests/."""
+    found = [] if (ROOT / "bench" / "__init__.py").is_file() else ["bench/__init__.py is missing"]
+    for path in python_files("bench"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                found.append(f"{relative(path)}:{node.lineno}: sys.path")
+        found += [
+            f"{relative(path)}:{line}: imports {module}"
+            for module, _, line in _imports(path)
+            if module == "tests" or module.startswith("tests.")
+        ]
+    assert not found, found
+
+
+def test_bench_imports_only_public_names():
+    private = [
+        f"{relative(path)}:{line}: {module}.{name}"
+        for path in python_files("bench")
+        for module, name, line in _imports(path)
+        if module.split(".")[0] in POSETUNE_PACKAGES
+        and any(part.startswith("_") for part in [*module.split("."), name or ""])
+        and (module, name) not in PENDING_PUBLIC
+    ]
+    assert not private, f"bench imports private names: {private}"

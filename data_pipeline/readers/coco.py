@@ -65,15 +65,7 @@ def list_coco_images(
     else the split file's (image ids; an image it leaves out has split ""), else the seeded split of the
     image ids. Images are not opened here."""
     path = Path(annotations_json)
-    if not path.is_file():
-        raise DataError(path, "file is missing")
-    try:
-        data = json.loads(path.read_text())
-        entries, annotations = data["images"], data["annotations"]
-        if not isinstance(entries, list) or not isinstance(annotations, list):
-            raise TypeError("'images' and 'annotations' must be lists")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise DataError(path, f"not a COCO keypoints file ({type(error).__name__}: {error})") from error
+    entries, annotations = _read_coco_file(path)
     # One malformed entry costs that entry (named in a warning), not the file's good images.
     root = Path(image_dir).resolve()
     images = {}
@@ -96,15 +88,7 @@ def list_coco_images(
             continue
         if (annotation.get("num_keypoints") or 0) > 0 and not annotation.get("iscrowd", 0):
             by_image[annotation["image_id"]].append(annotation)
-    if split:
-        split_of = dict.fromkeys(by_image, split)
-    elif splits_file is not None:
-        try:
-            split_of = {int(i): name for name, ids in read_split_file(splits_file).items() for i in ids}
-        except (TypeError, ValueError) as error:
-            raise DataError(splits_file, f"COCO split files list image ids (ints): {error}") from error
-    else:
-        split_of = seeded_splits(by_image, seed)
+    split_of = _split_of(by_image, split, splits_file, seed)
     refs = []
     for image_id in sorted(by_image, key=lambda i: (isinstance(i, str), i)):
         refs.append(
@@ -117,6 +101,32 @@ def list_coco_images(
             )
         )
     return refs
+
+
+def _read_coco_file(path: Path) -> tuple[list, list]:
+    """The `images` and `annotations` lists of a COCO keypoints file; DataError when it is not one."""
+    if not path.is_file():
+        raise DataError(path, "file is missing")
+    try:
+        data = json.loads(path.read_text())
+        entries, annotations = data["images"], data["annotations"]
+        if not isinstance(entries, list) or not isinstance(annotations, list):
+            raise TypeError("'images' and 'annotations' must be lists")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise DataError(path, f"not a COCO keypoints file ({type(error).__name__}: {error})") from error
+    return entries, annotations
+
+
+def _split_of(by_image: dict, split: str, splits_file: str | os.PathLike | None, seed: int) -> dict:
+    """Image id -> split: `split` for all, else the split file's, else the seeded split of the ids."""
+    if split:
+        return dict.fromkeys(by_image, split)
+    if splits_file is None:
+        return seeded_splits(by_image, seed)
+    try:
+        return {int(i): name for name, ids in read_split_file(splits_file).items() for i in ids}
+    except (TypeError, ValueError) as error:
+        raise DataError(splits_file, f"COCO split files list image ids (ints): {error}") from error
 
 
 def read_coco_image(ref: CocoImageRef) -> list[Sample]:

@@ -1,19 +1,12 @@
-"""Load a bench/ script as a module (bench/ is not a package): its functions can then be tested directly."""
+"""How the tests reach the bench scripts: `bench` is a package, each script a module run as
+`python -m bench.NAME` from the repository root; its functions can be tested directly."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import importlib
 from types import ModuleType
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def load_bench_script(name: str) -> ModuleType:
-    """bench/<name>.py, imported once as `bench_<name>`."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The module `bench.<name>` (imported once)."""
+    return importlib.import_module(f"bench.{name}")

@@ -1,42 +1,33 @@
-"""The tabular search-efficiency replay (bench/search_table.py + bench/search_efficiency.py) on a table small
+"""The tabular search-efficiency replay (bench.search_table + bench.search_efficiency) on a table small
 enough to write by hand: the product's Tuner with real Optuna and real ASHA replays recorded curves, ASHA
 stops trials at its rungs, and every reported epoch is counted once."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
+from bench import tables
 from search.config import ParamSpec
+from tests.bench.scripts import load_bench_script
 from tests.search.tiny import TINY
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 EPOCHS = 4
 GRACE, FACTOR = 1, 2
 RUNGS = {1, 2, 4}  # ASHA's milestones with grace 1, reduction factor 2, max_t 4
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def table_module():
-    return _script("search_table")
+    return tables
 
 
 @pytest.fixture(scope="module")
-def replay_module(table_module):
-    return _script("search_efficiency")
+def replay_module():
+    return load_bench_script("search_efficiency")
 
 
 def test_grid_values_split_each_range_into_equal_cells(table_module):

@@ -1,29 +1,22 @@
-"""The Hartmann-6 check of the search machinery (bench/search_efficiency_hartmann6.py): the function is
+"""The Hartmann-6 check of the search machinery (bench.search_efficiency_hartmann6): the function is
 BoTorch's multi-fidelity Hartmann-6 with its published optimum, and a replayed search goes through the
 product's searcher and ASHA (trials stopped at a rung are PRUNED in the experiment's Optuna journal)."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import load_bench_script
+
 MINIMISER = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)  # Hartmann-6's, published
 
 
 @pytest.fixture(scope="module")
 def hartmann():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("search_efficiency_hartmann6", BENCH / "search_efficiency_hartmann6.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("search_efficiency_hartmann6")
 
 
 def _params_at(hartmann, coordinates) -> dict:

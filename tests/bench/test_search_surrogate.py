@@ -1,4 +1,4 @@
-"""The surrogate of the Sobol table (bench/search_surrogate.py): the flattened forest predicts exactly what
+"""The surrogate of the Sobol table (bench.search_surrogate): the flattened forest predicts exactly what
 scikit-learn's does, the held-out accuracy is measured on unseen configurations, the seed noise is the
 pooled std between two seeds."""
 

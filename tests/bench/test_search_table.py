@@ -1,4 +1,4 @@
-"""The Sobol recorder's pure parts (bench/search_table.py): unit coordinates map onto each key's range in its
+"""The Sobol recorder's pure parts (bench.tables, what `python -m bench.search_table` records with): unit coordinates map onto each key's range in its
 own scale, the draw is the seeded scrambled Sobol sequence, and the recording order repeats the first
 configurations with a second seed early."""
 
@@ -9,13 +9,13 @@ import math
 import pytest
 from scipy.stats import qmc
 
+from bench import tables
 from search.config import ParamSpec
-from tests.bench.scripts import load_bench_script
 
 
 @pytest.fixture(scope="module")
 def table():
-    return load_bench_script("search_table")
+    return tables
 
 
 def test_from_unit_maps_each_type_in_its_own_scale_and_inverts_unit(table):

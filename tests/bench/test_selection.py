@@ -1,4 +1,4 @@
-"""The label-free selection scores (bench/selection.py): the weighted Spearman of Musgrave et al. 2022
+"""The label-free selection scores (bench.selection): the weighted Spearman of Musgrave et al. 2022
 weighs the top of the validator's ranking, and the selection regret is the test score lost by the pick."""
 
 from __future__ import annotations

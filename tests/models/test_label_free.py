@@ -12,7 +12,9 @@ import torch
 from data_pipeline.joints import FLIP_PAIRS
 from models import label_free
 from models import metric_names as names
-from models.train import TrainData, _setup, _validate, evaluate
+from models.evaluation import evaluate
+from models.loaders import TrainData
+from models.train import build_model, setup_run, validate
 from tests.models.blobs import BlobDataset
 from tests.models.test_train import SIZE, _config, _data
 
@@ -48,8 +50,8 @@ class Relabelled:
 def _validated(config, target_val) -> dict:
     data = _data()
     data = TrainData(data.source_train, data.source_val, target_val, data.target_adapt)
-    run = _setup(config, data, "/tmp/unused-label-free")
-    return _validate(run)
+    run = setup_run(config, data, "/tmp/unused-label-free")
+    return validate(run)
 
 
 @pytest.mark.parametrize("adv_weight", [0.0, 0.5])
@@ -72,8 +74,6 @@ def test_scrambling_or_removing_target_labels_changes_no_label_free_score(adv_we
 
 def test_evaluate_reports_the_split_scores_of_an_unlabelled_split():
     config = _config()
-    from models.train import build_model
-
     model, _ = build_model(config)
     metrics = evaluate(model, Relabelled(BlobDataset(6, SIZE, seed=3), "removed"), config, prefix="x_")
     assert set(metrics) == {"x_" + n for n in names.LABEL_FREE_SPLIT}

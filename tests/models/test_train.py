@@ -7,22 +7,13 @@ import torch
 
 from data_pipeline.joints import TORSO_PAIR
 from models import metric_names as names
+from models.checkpoints import load_checkpoint
+from models.evaluation import evaluate, run_eval
 from models.hourglass import HourglassConfig
-from models.train import (
-    NonFiniteLossError,
-    TrainConfig,
-    TrainData,
-    _collate,
-    _losses,
-    _run_eval,
-    _runtime,
-    _setup,
-    eval_loader,
-    evaluate,
-    fit,
-    load_checkpoint,
-    supervised_mask,
-)
+from models.loaders import TrainData, collate, eval_loader
+from models.runtime import Runtime
+from models.targets import heatmap_codec, supervised_mask
+from models.train import NonFiniteLossError, TrainConfig, build_model, fit, setup_run, step_losses
 from tests.models.blobs import BlobDataset
 
 SIZE = 64
@@ -181,12 +172,10 @@ def test_each_pass_over_the_data_in_an_epoch_draws_its_own_augmentations(tmp_pat
 
 def test_every_labelled_joint_is_supervised_unless_asked_for_visible_only():
     """Occluded joints (labelled, not drawn) keep their heatmap targets; `supervise: visible` is the ablation."""
-    batch = _collate([BlobDataset(6, SIZE, seed=5, invisible_prob=0.5)[i] for i in range(6)])
+    batch = collate([BlobDataset(6, SIZE, seed=5, invisible_prob=0.5)[i] for i in range(6)])
     assert not batch["visible"].all()
     codec_config = _config()
-    from models.train import _codec
-
-    codec = _codec(codec_config)
+    codec = heatmap_codec(codec_config)
     _, weights = codec.encode(batch["joints"], supervised_mask(batch, codec_config))
     assert weights.bool().equal(batch["labelled"])
     _, weights = codec.encode(batch["joints"], supervised_mask(batch, _config(supervise="visible")))
@@ -212,12 +201,12 @@ def test_max_eval_samples_is_a_seeded_random_subset():
             return super().__getitem__(i)
 
     config = _config(max_eval_samples=4)
-    model, _ = __import__("models.train", fromlist=["build_model"]).build_model(config)
+    model, _ = build_model(config)
     asked = []
     for _ in range(2):
         data = Recording(16, SIZE, seed=9)
         data.asked = []
-        _run_eval(model, None, eval_loader(data, config), config, _runtime(config))
+        run_eval(model, None, eval_loader(data, config), config, Runtime.from_config(config))
         asked.append(sorted(data.asked))
     assert asked[0] == asked[1] and len(asked[0]) == 4
     assert asked[0] != [0, 1, 2, 3]
@@ -236,15 +225,15 @@ def test_target_images_enter_the_pose_networks_batchnorm_only_when_shared(
     """`frozen` keeps target images out of the pose network's BN statistics; `shared` (the adversarial arms'
     setup, or target_in_bn alone: the BN effect without the GRL) mixes them in."""
     data = _data()
-    batch = _collate([data.source_train[i] for i in range(4)])
-    target = _collate([BlobDataset(4, SIZE, seed=4, background=250)[i] for i in range(4)])["image"]
+    batch = collate([data.source_train[i] for i in range(4)])
+    target = collate([BlobDataset(4, SIZE, seed=4, background=250)[i] for i in range(4)])["image"]
     config = _config(target_bn=target_bn, target_in_bn=target_in_bn, adv_weight=adv_weight)
-    run = _setup(config, data, "/tmp/unused-bn-test")
-    alone = _setup(_config(), data, "/tmp/unused-bn-test")  # same seed: same initial weights
+    run = setup_run(config, data, "/tmp/unused-bn-test")
+    alone = setup_run(_config(), data, "/tmp/unused-bn-test")  # same seed: same initial weights
     run.model.train()
     alone.model.train()
-    _losses(run, batch, target, 0.5)
-    _losses(alone, batch, None, 0.0)
+    step_losses(run, batch, target, 0.5)
+    step_losses(alone, batch, None, 0.0)
     mine, source_only = _bn_buffers(run.model), _bn_buffers(alone.model)
     same = all(torch.allclose(mine[k], source_only[k]) for k in mine)
     assert same == (target_bn == "frozen")

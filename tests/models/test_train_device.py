@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import torch
 
-from models.train import TrainConfig, TrainData, cuda_rng_to_restore, fit, train_loader
+from models.checkpoints import cuda_rng_to_restore
+from models.loaders import TrainData, train_loader
+from models.train import TrainConfig, fit
 from tests.cuda import cuda
 from tests.models.blobs import BlobDataset
 

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.bench.scripts import load_bench_script
 from tests.search.tiny import TINY, tiny_config
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # so multiprocessing can pickle the script's functions by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tiny_yaml(tmp_path, shard_root) -> str:
@@ -33,7 +21,7 @@ def _tiny_yaml(tmp_path, shard_root) -> str:
 
 @pytest.mark.slow
 def test_tune_overhead_quick(tmp_path, shard_root, ray_session):
-    module = _script("tune_overhead")
+    module = load_bench_script("tune_overhead")
     out = tmp_path / "results"
     args = ["--quick", "--config", _tiny_yaml(tmp_path, shard_root), "--storage", str(tmp_path / "runs")]
     assert module.main([*args, "--out", str(out)]) == 0
@@ -44,7 +32,7 @@ def test_tune_overhead_quick(tmp_path, shard_root, ray_session):
 
 @pytest.mark.slow
 def test_enhance_benchmark_tiny(tmp_path, ray_session):
-    module = _script("enhance")
+    module = load_bench_script("enhance")
     out = tmp_path / "enhance.json"
     args = ["--clips", "4", "--size", "48", "--loader-samples", "20", "--out", str(out)]
     assert module.main(args) == 0
