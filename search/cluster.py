@@ -52,14 +52,18 @@ def init_ray(address: str | None, env: dict[str, str], *, log_to_driver: bool = 
 
 
 def start_ray(config: ExperimentConfig, address: str | None) -> float:
-    """`init_ray` with the environment the config's tracking needs; returns the seconds it took."""
+    """`init_ray` with the environment the config's tracking needs, then refuse a trial no node can hold
+    (`check_resources_satisfiable`): what a search and a study do first. Returns the seconds Ray took to
+    start."""
     start = time.perf_counter()
     init_ray(
         address,
         wandb_env(resolve_mode(config.tracking)),
         log_to_driver=config.tracking.console == "ray",
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
+    return seconds
 
 
 # Tune's `with_resources` spells CPU/GPU in lower case; Ray's nodes report them in upper case.

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow.fs
 
-from data_pipeline import storage
 from data_pipeline.errors import DataError
 from data_pipeline.outputs import check_output
 from models import metric_names as names
@@ -21,24 +20,26 @@ from models.train import load_checkpoint
 from search.best import best_by
 from search.credentials import redact
 from search.errors import ConfigError
-from search.experiment import experiment_config
+from search.experiment import Experiment
 from search.tune_results import NoTuneResults, kept_checkpoints, read_trials
 
 
-def best_checkpoint(uri: str, metric: str | None = None, mode: str | None = None):
-    """(trial, checkpoint folder on the experiment's filesystem, its metrics) over every kept checkpoint."""
-    config = experiment_config(uri)
+def best_checkpoint(experiment: Experiment | str, metric: str | None = None, mode: str | None = None):
+    """(trial, checkpoint folder on the experiment's filesystem, its metrics) over every kept checkpoint of
+    the experiment (its handle or URI)."""
+    experiment = Experiment.of(experiment)
+    config = experiment.config()
     metric = metric or config.search.metric
     mode = mode or (names.MODES.get(metric) or config.search.mode)
-    fs, path = storage.resolve(uri)
+    fs = experiment.filesystem
     try:
-        trials = read_trials(fs, path)
+        trials = read_trials(fs, experiment.path)
     except NoTuneResults as error:
-        raise ConfigError(f"no trial results ({error})", path=uri) from None
+        raise ConfigError(f"no trial results ({error})", path=experiment.uri) from None
     kept = [(trial, folder, row) for trial in trials for folder, row in kept_checkpoints(fs, trial)]
     best = best_by(kept, lambda entry: entry[2].get(metric), mode)
     if best is None:
-        raise ConfigError(f"no kept checkpoint reports {metric!r}; nothing to export", path=uri)
+        raise ConfigError(f"no kept checkpoint reports {metric!r}; nothing to export", path=experiment.uri)
     return best
 
 
@@ -66,10 +67,15 @@ def export_best(
 ) -> list[str]:
     """Write the best checkpoint as a self-contained model file; returns the files written."""
     paths = export_outputs(uri, out, onnx=onnx, overwrite=overwrite)  # before anything is read
-    trial, folder, metrics = best_checkpoint(uri, metric, mode)
-    fs, _ = storage.resolve(uri)
+    experiment = Experiment(uri)
+    trial, folder, metrics = best_checkpoint(experiment, metric, mode)
     with tempfile.TemporaryDirectory(prefix="posetune-export-") as local:
-        pyarrow.fs.copy_files(folder, local, source_filesystem=fs, destination_filesystem=pyarrow.fs.LocalFileSystem())
+        pyarrow.fs.copy_files(
+            folder,
+            local,
+            source_filesystem=experiment.filesystem,
+            destination_filesystem=pyarrow.fs.LocalFileSystem(),
+        )
         try:
             model, train_config, _ = load_checkpoint(local)
         except Exception as error:  # weights_only refuses pickled code; a damaged file fails to parse

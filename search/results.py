@@ -22,7 +22,7 @@ from models import metric_names as names
 from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.errors import ConfigError
-from search.experiment import experiment_config, read_experiment_manifest
+from search.experiment import Experiment
 from search.space import optuna_space
 from search.tune_results import NoTuneResults, read_trials
 
@@ -86,19 +86,19 @@ class Inspection:
         }
 
 
-def collect(uri: str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]:
+def collect(experiment: Experiment | str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]:
     """Every trial with its searched values and the metrics of its best epoch.
 
     Read from Tune's JSON files with `search.tune_results`, never through Tune's ExperimentAnalysis,
     which unpickles fields of the experiment folder (a crafted folder would run code here).
     """
-    config = experiment_config(uri)
+    experiment = Experiment.of(experiment)
+    config = experiment.config()
     metric, mode = config.search.metric, config.search.mode
-    fs, path = storage.resolve(uri)
     try:
-        trials = read_trials(fs, path)
+        trials = read_trials(experiment.filesystem, experiment.path)
     except NoTuneResults as error:
-        raise ConfigError(f"no trial results yet ({error})", path=uri) from None
+        raise ConfigError(f"no trial results yet ({error})", path=experiment.uri) from None
     compared = compared_epochs(config)
     rows, frames = [], {}
     for trial in trials:
@@ -194,11 +194,12 @@ def param_importances(config: ExperimentConfig, rows: list[TrialRow], epoch: int
 
 def inspect(uri: str, *, plots: bool = True) -> Inspection:
     """Collect the trials, pick the best, and (optionally) draw the plots next to the experiment."""
+    experiment = Experiment(uri)
     if plots:  # the output rule, before the trials are read: each plot replaces only a PNG, never a folder
-        read_experiment_manifest(uri)  # a folder that is no experiment is refused as such first
+        experiment.read_manifest()  # a folder that is no experiment is refused as such first
         for name in PLOTS:
             check_output(storage.join(uri, name), folder=False, overwrite=True, owned=_is_png, flag="")
-    config, rows, extra = collect(uri)
+    config, rows, extra = collect(experiment)
     metric, mode = config.search.metric, config.search.mode
     epochs = compared_epochs(config)
     epoch = importance_epoch(rows, epochs)
@@ -213,7 +214,7 @@ def inspect(uri: str, *, plots: bool = True) -> Inspection:
         param_importances(config, rows, epoch),
     )
     if plots:
-        result.plots = write_plots(uri, config, result, extra["frames"])
+        result.plots = write_plots(experiment, config, result, extra["frames"])
     return result
 
 
@@ -229,27 +230,38 @@ def _is_png(fs, path: str) -> bool:
         return False
 
 
-def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> list[str]:
+def write_plots(experiment: Experiment, config: ExperimentConfig, result: Inspection, frames) -> list[str]:
     """Learning curves, the metric against each searched key at each compared epoch, and parameter
-    importances at equal budget (PNG)."""
+    importances at equal budget (PNG), beside the experiment."""
     # Imported here: the Agg backend (no display) must be chosen before pyplot is first imported.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric, rows, importances = config.search.metric, result.rows, result.importances
-    fs, path = storage.resolve(uri)
     written = []
 
     def save(fig, name):
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
-        with fs.open_output_stream(f"{path}/{name}") as stream:
+        with experiment.filesystem.open_output_stream(f"{experiment.path}/{name}") as stream:
             stream.write(buffer.getvalue())
-        written.append(f"{uri}/{name}")
+        written.append(f"{experiment.uri}/{name}")
 
+    save(_learning_curves(plt, config.search.metric, result.rows, frames), PLOTS[0])
+    scatter = _metric_vs_params(plt, config, result)
+    if scatter is not None:
+        save(scatter, PLOTS[1])
+    if result.importances:
+        save(_importance_bars(plt, result), PLOTS[2])
+    return written
+
+
+# Each plot below is drawn with `plt`, matplotlib.pyplot as write_plots imported it (under Agg).
+
+
+def _learning_curves(plt, metric: str, rows: list[TrialRow], frames):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
         frame = frames.get(row.trial_id)
@@ -261,44 +273,50 @@ def write_plots(uri, config: ExperimentConfig, result: Inspection, frames) -> li
     ax.grid(alpha=0.3)
     if len(rows) <= 12:
         ax.legend(fontsize=7, ncol=2)
-    save(fig, PLOTS[0])
+    return fig
 
-    keys = list(config.search.space)
+
+def _metric_vs_params(plt, config: ExperimentConfig, result: Inspection):
+    """One row of scatter plots per compared epoch some trial reached, one column per searched key; None
+    when nothing is searched or no trial reached a compared epoch."""
+    metric, rows, keys = config.search.metric, result.rows, list(config.search.space)
     epochs = [e for e in result.compared_epochs if sum(e in r.at_rungs for r in rows) >= 1]
-    if keys and epochs:
-        fig, axes = plt.subplots(
-            len(epochs), len(keys), figsize=(4 * len(keys), 3 * len(epochs)), squeeze=False, sharey="row"
-        )
-        for row_axes, epoch in zip(axes, epochs, strict=True):
-            compared = [r for r in rows if epoch in r.at_rungs]
-            for ax, key in zip(row_axes, keys, strict=True):
-                xs = [r.params.get(key) for r in compared]
-                ys = [r.at_rungs[epoch] for r in compared]
-                if xs and isinstance(xs[0], str):
-                    labels = sorted(set(xs))
-                    xs = [labels.index(x) for x in xs]
-                    ax.set_xticks(range(len(labels)), labels)
-                ax.scatter(xs, ys)
-                if config.search.space[key].type == "loguniform":
-                    ax.set_xscale("log")
-                ax.set_xlabel(key)
-                ax.set_title(f"epoch {epoch}: {len(compared)} trials", fontsize=9)
-                ax.grid(alpha=0.3)
-            row_axes[0].set_ylabel(f"{metric} at epoch {epoch}")
-        fig.suptitle(
-            "The metric against each searched key at equal budget (each row: the trials that reached it)"
-        )
-        fig.tight_layout()
-        save(fig, PLOTS[1])
+    if not (keys and epochs):
+        return None
+    fig, axes = plt.subplots(
+        len(epochs), len(keys), figsize=(4 * len(keys), 3 * len(epochs)), squeeze=False, sharey="row"
+    )
+    for row_axes, epoch in zip(axes, epochs, strict=True):
+        compared = [r for r in rows if epoch in r.at_rungs]
+        for ax, key in zip(row_axes, keys, strict=True):
+            xs = [r.params.get(key) for r in compared]
+            ys = [r.at_rungs[epoch] for r in compared]
+            if xs and isinstance(xs[0], str):
+                labels = sorted(set(xs))
+                xs = [labels.index(x) for x in xs]
+                ax.set_xticks(range(len(labels)), labels)
+            ax.scatter(xs, ys)
+            if config.search.space[key].type == "loguniform":
+                ax.set_xscale("log")
+            ax.set_xlabel(key)
+            ax.set_title(f"epoch {epoch}: {len(compared)} trials", fontsize=9)
+            ax.grid(alpha=0.3)
+        row_axes[0].set_ylabel(f"{metric} at epoch {epoch}")
+    fig.suptitle(
+        "The metric against each searched key at equal budget (each row: the trials that reached it)"
+    )
+    fig.tight_layout()
+    return fig
 
-    if importances:
-        fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
-        names = list(importances)[::-1]
-        ax.barh(names, [importances[n] for n in names])
-        compared = sum(result.importance_epoch in r.at_rungs for r in rows)
-        ax.set_xlabel(f"importance (Optuna PED-ANOVA) at epoch {result.importance_epoch}, {compared} trials")
-        save(fig, PLOTS[2])
-    return written
+
+def _importance_bars(plt, result: Inspection):
+    importances = result.importances
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
+    names = list(importances)[::-1]
+    ax.barh(names, [importances[n] for n in names])
+    compared = sum(result.importance_epoch in r.at_rungs for r in result.rows)
+    ax.set_xlabel(f"importance (Optuna PED-ANOVA) at epoch {result.importance_epoch}, {compared} trials")
+    return fig
 
 
 def format_table(result: Inspection) -> str:

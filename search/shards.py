@@ -24,6 +24,7 @@ from data_pipeline.schema import check_schema_version
 from models.train import TrainData
 from search.config import DataConfig, ExperimentConfig
 from search.errors import ConfigError
+from search.experiment import locate
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def demo_data_dir(config: ExperimentConfig) -> str:
     """Where the procedural demo set is generated: beside local shards, else in the local cache; one folder
     per seed and key of every other demo key (`demo_settings`)."""
     root = config.shards_root
-    root = storage.resolve(root)[1] if storage.is_local(root) else storage.cache_dir()
+    root = locate(root)[1] if storage.is_local(root) else storage.cache_dir()
     key = settings_key(demo_settings(config))
     return os.path.join(root, f"demo-data-seed{config.data.demo_seed}-{key}")
 

@@ -36,12 +36,12 @@ from data_pipeline.loader import ShardDataset
 from models import metric_names as names
 from models.metrics import pdj
 from models.train import evaluation_outputs, fit, split_metrics
-from search.cluster import check_resources_satisfiable, start_ray
+from search.cluster import start_ray
 from search.config import ExperimentConfig, config_from_dict
 from search.console import progress_callbacks
 from search.credentials import redact_argv
 from search.errors import ConfigError, SearchFailed
-from search.experiment import experiment_config, experiment_exists, experiment_uri, write_experiment_manifest
+from search.experiment import Experiment, experiment_uri
 from search.results import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
 from search.study_report import (
@@ -190,15 +190,7 @@ def run_study_trial(
     sign = 1.0 if names.mode(label_free) == "max" else -1.0  # the label-free best: highest sign x value
     best_free = {"value": -math.inf, "epoch": 0}
     local: dict[int, str] = {}  # epoch -> checkpoint dir on this node
-
-    checkpoint = tune.get_checkpoint()
-    resume_from = None
-    if checkpoint is not None:
-        restored = Path(checkpoint.to_directory(str(workdir / "restored")))
-        saved = json.loads((restored / BEST_FILE).read_text())
-        best_free.update(saved.pop("label_free", {}))
-        best.update(saved)
-        local[_epoch_of(restored)] = resume_from = str(restored)
+    resume_from = _restore(workdir, best, best_free, local)
 
     def report(metrics: dict[str, float], checkpoint_dir: str) -> None:
         epoch, value = int(metrics["epoch"]), metrics[SELECTION_METRIC]
@@ -211,16 +203,7 @@ def run_study_trial(
         result = {**metrics, "best_epoch": float(best["epoch"]), f"best_{SELECTION_METRIC}": best["value"]}
         result.update(_epoch_test(checkpoint_dir, config, brightness))
         if epoch == config.train.epochs:
-            best_dir = local.get(best["epoch"]) or _stored_checkpoint(best["epoch"], workdir / "best")
-            test = evaluate_on_test(str(best_dir), config, brightness)
-            (Path(checkpoint_dir) / TEST_METRICS_FILE).write_text(
-                json.dumps({k: np.asarray(v).tolist() for k, v in test.items()}, indent=1)
-            )
-            for prefix in SPLITS.values():
-                result.update(_flatten_test({k: v for k, v in test.items() if k.startswith(prefix)}, prefix))
-            picked = _label_free_pick(best_free["epoch"], best["epoch"], test, local, config, brightness)
-            result.update(picked)
-            result[LABEL_FREE_PICK + "epoch"] = float(best_free["epoch"])
+            result.update(_final_test(checkpoint_dir, best, best_free, local, workdir, config, brightness))
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
         for old in [e for e in local if e not in (epoch, best["epoch"], best_free["epoch"])]:  # persisted
             shutil.rmtree(local.pop(old), ignore_errors=True)
@@ -236,6 +219,36 @@ def run_study_trial(
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _restore(workdir: Path, best: dict, best_free: dict, local: dict[int, str]) -> str | None:
+    """A retried trial's checkpoint, unpacked into `workdir`: its best epochs so far (from `best.json`) go
+    into `best` and `best_free`, its folder into `local`; returned to resume from (None on a first run)."""
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return None
+    restored = Path(checkpoint.to_directory(str(workdir / "restored")))
+    saved = json.loads((restored / BEST_FILE).read_text())
+    best_free.update(saved.pop("label_free", {}))
+    best.update(saved)
+    local[_epoch_of(restored)] = str(restored)
+    return str(restored)
+
+
+def _final_test(checkpoint_dir, best, best_free, local, workdir: Path, config, brightness) -> dict:
+    """The last epoch's report: the labelled pick's test metrics (all of them, per-joint arrays included,
+    written into this checkpoint as TEST_METRICS_FILE; scalars in the result) and the label-free pick's."""
+    best_dir = local.get(best["epoch"]) or _stored_checkpoint(best["epoch"], workdir / "best")
+    test = evaluate_on_test(str(best_dir), config, brightness)
+    (Path(checkpoint_dir) / TEST_METRICS_FILE).write_text(
+        json.dumps({k: np.asarray(v).tolist() for k, v in test.items()}, indent=1)
+    )
+    result = {}
+    for prefix in SPLITS.values():
+        result.update(_flatten_test({k: v for k, v in test.items() if k.startswith(prefix)}, prefix))
+    result.update(_label_free_pick(best_free["epoch"], best["epoch"], test, local, config, brightness))
+    result[LABEL_FREE_PICK + "epoch"] = float(best_free["epoch"])
+    return result
 
 
 def _epoch_test(checkpoint_dir: str, config: ExperimentConfig, brightness) -> dict[str, float]:
@@ -320,7 +333,7 @@ def _stored_checkpoint(epoch: int, into: Path) -> Path:
 
 def build_study_tuner(
     config: ExperimentConfig,
-    uri: str,
+    uri: Experiment | str,
     arms: dict[str, dict],
     seeds: list[int],
     label_free: str = LABEL_FREE_SELECTION,
@@ -373,6 +386,52 @@ def run_study(
     trials fail, the tables are written from those that finished and SearchFailed says which failed.
     `label_free` is the label-free score (models.metric_names.LABEL_FREE_METRICS) of the second selection
     protocol: each trial also reports the target-test score of the epoch it picks."""
+    _check_study_options(config, seeds, label_free, resume, name)
+    name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
+    study_experiment = _study_experiment(config, name, resume)
+    if resume:  # the options the study started with, whatever this command line says: no mixed tables
+        config = study_experiment.config()
+    arms = select_arms(arm_overrides(config, best_search_params(experiment) if experiment else None), only)
+    out = out or (study_experiment.path if storage.is_local(study_experiment.uri) else name)
+    start, load_before = time.perf_counter(), os.getloadavg()
+    start_ray(config, address)
+    variants = sorted({config.with_params(a).data.brightness for a in arms.values()})
+    for brightness in variants:
+        prepare_shards(config.with_params({"data.brightness": brightness}))
+        check_splits(config.with_params({"data.brightness": brightness}), test=True)
+    tuner = _study_tuner(study_experiment, name, config, arms, seeds, label_free, resume=resume)
+    runs, failed, checkpoints = gather_runs(tuner.fit())
+    notes = {  # how it ran: a wall time means little without the machine's load
+        "command": redact_argv(sys.argv),
+        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
+        "cpus": os.cpu_count(),
+        "label_free_selection": label_free,
+    }
+    wall_s = time.perf_counter() - start
+    study = StudyResult(
+        study_experiment.uri, out, arms, list(range(seeds)), runs, checkpoints, wall_s=wall_s, notes=notes
+    )
+    return _write_study(study, failed, name)
+
+
+def _study_tuner(experiment: Experiment, name: str, config, arms, seeds: int, label_free: str, *, resume):
+    """The study's Tuner: restored from the experiment with `resume`, else a new grid whose manifest is
+    written here. Either way the trials run the warm-start config (`prepare_warm_start`)."""
+    if resume:
+        trials = prepare_warm_start(config, experiment)  # the recorded checkpoint; never trained again
+        return experiment.restore_tuner(
+            with_trial_resources(
+                run_study_trial, trials, experiment=trials.to_dict(), arms=arms, label_free=label_free
+            )
+        )
+    experiment.write_manifest(name, config)  # the resolved config: what bench/shift_factors.py reads
+    # Every arm x seed adapts from one source-only model when the config asks (pretrained once, here).
+    trials = prepare_warm_start(config, experiment)
+    return build_study_tuner(trials, experiment, arms, list(range(seeds)), label_free)
+
+
+def _check_study_options(config: ExperimentConfig, seeds: int, label_free: str, resume: bool, name) -> None:
+    """Refuse, before anything runs, options no study can run with."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1", key="seeds")
     if label_free not in names.LABEL_FREE_METRICS:
@@ -388,44 +447,22 @@ def run_study(
         )
     if resume and not name:
         raise ConfigError("--resume needs the --name of the study to continue", key="name")
-    name = name or f"{config.name}-study-{time.strftime('%Y%m%d-%H%M%S')}"
-    uri = experiment_uri(config.storage.path, name)
-    exists = experiment_exists(uri)
-    if exists and not resume:
-        raise ConfigError(
-            "a study of this name exists; continue it with --resume or choose another --name", path=uri
-        )
-    if resume and not exists:
-        raise ConfigError("no study to resume here", path=uri)
-    if resume:  # the options the study started with, whatever this command line says: no mixed tables
-        config = experiment_config(uri)
-    arms = select_arms(arm_overrides(config, best_search_params(experiment) if experiment else None), only)
-    out = out or (storage.resolve(uri)[1] if storage.is_local(uri) else name)
-    start, load_before = time.perf_counter(), os.getloadavg()
-    start_ray(config, address)
-    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
-    variants = sorted({config.with_params(a).data.brightness for a in arms.values()})
-    for brightness in variants:
-        prepare_shards(config.with_params({"data.brightness": brightness}))
-        check_splits(config.with_params({"data.brightness": brightness}), test=True)
+
+
+def _study_experiment(config: ExperimentConfig, name: str, resume: bool) -> Experiment:
+    """The study's experiment `name`: the one to continue with `resume`, else a new one."""
     if resume:
-        trials = prepare_warm_start(config, uri)  # the recorded checkpoint, checked; never trained again
-        fs, path = storage.resolve(uri)
-        tuner = tune.Tuner.restore(
-            path,
-            trainable=with_trial_resources(
-                run_study_trial, trials, experiment=trials.to_dict(), arms=arms, label_free=label_free
-            ),
-            resume_unfinished=True,
-            resume_errored=True,
-            storage_filesystem=fs,
-        )
-    else:
-        write_experiment_manifest(uri, name, config)  # the resolved config: what bench/shift_factors.py reads
-        # Every arm x seed adapts from one source-only model when the config asks (pretrained once, here).
-        trials = prepare_warm_start(config, uri)
-        tuner = build_study_tuner(trials, uri, arms, list(range(seeds)), label_free)
-    results = tuner.fit()
+        return Experiment.open(experiment_uri(config.storage.path, name), missing="no study to resume here")
+    return Experiment.create(
+        config.storage.path,
+        name,
+        exists="a study of this name exists; continue it with --resume or choose another --name",
+    )
+
+
+def gather_runs(results) -> tuple[list[dict], list[str], list[dict]]:
+    """From the study's ResultGrid: each finished trial's test metrics (a run), each unfinished trial
+    (`arm/seed N: why`), and every epoch's checkpoint row (`checkpoint_rows`)."""
     runs, failed, checkpoints = [], [], []
     for result in results:
         arm, seed = result.config["arm"], int(result.config["train.seed"])
@@ -440,19 +477,16 @@ def run_study(
             if k.startswith(("test_", LABEL_FREE_PICK)) or k == "best_epoch"
         }
         runs.append({"arm": arm, "seed": seed, **keep})
-    notes = {  # how it ran: a wall time means little without the machine's load
-        "command": redact_argv(sys.argv),
-        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
-        "cpus": os.cpu_count(),
-        "label_free_selection": label_free,
-    }
-    study = StudyResult(
-        uri, out, arms, list(range(seeds)), runs, checkpoints, wall_s=time.perf_counter() - start, notes=notes
-    )
-    if runs:  # the tables of the trials that finished, even when others did not
+    return runs, failed, checkpoints
+
+
+def _write_study(study: StudyResult, failed: list[str], name: str) -> StudyResult:
+    """Write the tables of the trials that finished, even when others did not; SearchFailed naming those."""
+    if study.runs:
         study.files = write_outputs(study)
     if failed:
-        written = f"tables of the {len(runs)} that finished in {out}; " if runs else ""
+        runs, uri = study.runs, study.experiment_uri
+        written = f"tables of the {len(runs)} that finished in {study.out}; " if runs else ""
         raise SearchFailed(
             f"{uri}: {len(failed)} of {len(failed) + len(runs)} study trials did not finish ("
             + "; ".join(failed[:5])

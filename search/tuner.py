@@ -20,23 +20,12 @@ from ray.tune.schedulers import ASHAScheduler
 from data_pipeline import storage
 from data_pipeline.outputs import check_kind
 from search.asha_state import AshaStateCallback
-from search.cluster import check_resources_satisfiable, start_ray
-from search.config import ExperimentConfig, config_from_dict
+from search.cluster import start_ray
+from search.config import ExperimentConfig
 from search.console import progress_callbacks
 from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
-from search.experiment import (
-    EXPERIMENT_MANIFEST,
-    experiment_exists,
-    experiment_uri,
-    fetch_journal,
-    journal_path,
-    journal_storage,
-    read_experiment_manifest,
-    study_name,
-    write_experiment_manifest,
-    write_manifest_dict,
-)
+from search.experiment import EXPERIMENT_MANIFEST, Experiment, experiment_uri
 from search.results import TrialRow, best_row, collect
 from search.searcher import TruthfulOptunaSearch
 from search.shards import check_splits, prepare_shards
@@ -80,11 +69,12 @@ def full_budget(config: ExperimentConfig) -> int:
 
 
 def _searcher(
-    config: ExperimentConfig, uri: str, sampler: optuna.samplers.BaseSampler | None = None
+    config: ExperimentConfig, experiment: Experiment | str, sampler: optuna.samplers.BaseSampler | None = None
 ) -> TruthfulOptunaSearch:
     """The experiment's Optuna study (named after the experiment, in its journal) behind Tune's searcher
     API; `sampler` replaces the config's (a benchmark comparing Optuna's samplers)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    experiment = Experiment.of(experiment)
     points = (
         [default_point(config)] if config.search.evaluate_defaults_first and config.search.space else None
     )
@@ -94,8 +84,8 @@ def _searcher(
         mode=config.search.mode,
         points_to_evaluate=points,
         sampler=sampler or make_sampler(config),
-        study_name=study_name(uri),
-        storage=journal_storage(uri),
+        study_name=experiment.name,
+        storage=experiment.journal_storage(),
         budget=full_budget(config),
     )
 
@@ -119,22 +109,22 @@ def with_trial_resources(trainable, config: ExperimentConfig, **parameters):
 
 def run_config(
     config: ExperimentConfig,
-    uri: str,
+    experiment: Experiment | str,
     *,
     callbacks: list,
     checkpoint_config: tune.CheckpointConfig,
     stop=None,
 ) -> tune.RunConfig:
-    """The RunConfig of every posetune Tuner: the experiment at `uri`, the config's retry policy."""
-    fs, path = storage.resolve(uri)
-    storage_path, name = path.rsplit("/", 1)
+    """The RunConfig of every posetune Tuner: the experiment (its handle or URI), the config's retry policy."""
+    experiment = Experiment.of(experiment)
+    storage_path = experiment.path.rsplit("/", 1)[0]
     # Tune's JSON and CSV result files (what inspect, export and the study read), and not its TensorBoard
     # files: W&B is the dashboard, and the TensorBoard writer cost the driver ~11 ms per result.
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     return tune.RunConfig(
-        name=name,
+        name=experiment.name,
         storage_path=storage_path,
-        storage_filesystem=fs,
+        storage_filesystem=experiment.filesystem,
         failure_config=tune.FailureConfig(max_failures=config.failure.max_failures),
         checkpoint_config=checkpoint_config,
         callbacks=[*callbacks, JsonLoggerCallback(), CSVLoggerCallback()],
@@ -146,7 +136,7 @@ def run_config(
 
 def build_tuner(
     config: ExperimentConfig,
-    uri: str,
+    uri: Experiment | str,
     *,
     callbacks_extra: list | None = None,
     stop=None,
@@ -154,12 +144,12 @@ def build_tuner(
     trainable_args: dict | None = None,
     reuse_actors: bool = False,
 ):
-    """A fresh Tuner for `config` whose experiment lives at `uri` (storage path + name); `stop` is
+    """A fresh Tuner for `config` whose experiment lives at `uri` (or its handle); `stop` is
     RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs).
     `trainable(params, experiment, **trainable_args)` is the product's trial unless a benchmark replays
     recorded curves through the same searcher and scheduler (bench/search_efficiency.py); such a
     benchmark's trials last milliseconds, so it lets `reuse_actors` keep one trial process for all."""
-    experiment = config.to_dict()
+    experiment, where = config.to_dict(), Experiment.of(uri)
     scheduler = _scheduler(config)
     callbacks = list(callbacks_extra or [])
     if scheduler is not None:
@@ -173,7 +163,7 @@ def build_tuner(
         tune_config=tune.TuneConfig(
             metric=config.search.metric,
             mode=config.search.mode,
-            search_alg=_searcher(config, uri),
+            search_alg=_searcher(config, where),
             scheduler=scheduler,
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent,
@@ -182,7 +172,7 @@ def build_tuner(
         ),
         run_config=run_config(
             config,
-            uri,
+            where,
             callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=config.storage.keep_checkpoints,
@@ -213,18 +203,17 @@ class _TermAsGracefulStop:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
-    config, rows, extra = collect(uri)
-    fs, _ = storage.resolve(uri)
+def _outcome(experiment: Experiment, timings: dict[str, float]) -> SearchOutcome:
+    config, rows, extra = collect(experiment)
     errors = {
-        trial.trial_id: error_summary(fs, trial) or "no error.txt"
+        trial.trial_id: error_summary(experiment.filesystem, trial) or "no error.txt"
         for trial in extra["trials"]
         if trial.status == "ERROR"
     }
     finished = sum(r.status == "TERMINATED" for r in rows)
     errored = sum(r.status == "ERROR" for r in rows)
     return SearchOutcome(
-        experiment_uri=uri,
+        experiment_uri=experiment.uri,
         num_trials=len(rows),
         finished=finished,
         errored=errored,
@@ -237,20 +226,24 @@ def _outcome(uri: str, timings: dict[str, float]) -> SearchOutcome:
 
 def check_launch(config: ExperimentConfig, name: str) -> str:
     """Every refusal a launch makes before Ray starts, and the experiment URI it would write; `posetune
-    search launch --check` stops here. Refused: an experiment of that name (never mixed into), shards
-    that exist but lack a split the trials read, a given warm-start checkpoint that is missing or corrupt,
-    a storage path that is a file or lies under one."""
+    search launch --check` stops here."""
+    return _new_experiment(config, name).uri
+
+
+def _new_experiment(config: ExperimentConfig, name: str) -> Experiment:
+    """The experiment a launch would write, after every refusal it makes before Ray starts: an experiment
+    of that name (never mixed into), shards that exist but lack a split the trials read, a given
+    warm-start checkpoint that is missing or corrupt, a storage path that is a file or lies under one."""
     check_kind(config.storage.path, folder=True, flag="--storage")
-    uri = experiment_uri(config.storage.path, name)
-    if experiment_exists(uri):
-        raise ConfigError(
-            "an experiment of this name already exists; continue it with "
-            f"`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
-            path=uri,
-        )
+    experiment = Experiment.create(
+        config.storage.path,
+        name,
+        exists="an experiment of this name already exists; continue it with "
+        "`posetune search resume {uri}` or pass --resume-if-exists, or choose another --name",
+    )
     check_splits(config)
     check_warm_start(config)
-    return uri
+    return experiment
 
 
 def launch(
@@ -262,24 +255,24 @@ def launch(
 ) -> SearchOutcome:
     """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    uri = experiment_uri(config.storage.path, name)
-    if if_exists == "resume" and experiment_exists(uri):
-        log.warning("experiment %s exists: resuming it", uri)
-        return resume(uri, address=address)
-    check_launch(config, name)
+    if if_exists == "resume":
+        existing = Experiment(experiment_uri(config.storage.path, name))
+        if existing.exists():
+            log.warning("experiment %s exists: resuming it", existing.uri)
+            return resume(existing.uri, address=address)
+    experiment = _new_experiment(config, name)
     timings = {"ray_start_s": start_ray(config, address)}
-    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
 
     start = time.perf_counter()
     prepare_shards(config)
     check_splits(config)  # shards made just now
     timings["data_s"] = time.perf_counter() - start
 
-    write_experiment_manifest(uri, name, config)
+    experiment.write_manifest(name, config)
     start = time.perf_counter()
-    config = prepare_warm_start(config, uri)  # pretrains once when asked; checked before any trial
+    config = prepare_warm_start(config, experiment)  # pretrains once when asked; checked before any trial
     timings["warm_start_s"] = time.perf_counter() - start
-    return _fit(build_tuner(config, uri), uri, timings)
+    return _fit(build_tuner(config, experiment), experiment, timings)
 
 
 def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutcome:
@@ -288,10 +281,11 @@ def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutc
     that many trials, proposed by the same Optuna study and judged by the same ASHA rungs."""
     if more < 0:
         raise ConfigError(f"must be at least 0, got {more}", key="--more")
-    manifest = read_experiment_manifest(uri)  # before anything reads Tune's pickled state
+    experiment = Experiment(uri)
+    manifest = experiment.read_manifest()  # before anything reads Tune's pickled state
     if more:
         manifest["config"]["search"]["num_samples"] += more
-    config = config_from_dict(manifest["config"], path=storage.join(uri, EXPERIMENT_MANIFEST))
+    config = experiment.config(manifest)
     redacted = [k for k in has_redacted(manifest["config"]) if k.startswith("data.")]
     if redacted:
         raise ConfigError(
@@ -300,32 +294,23 @@ def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutc
             path=storage.join(uri, EXPERIMENT_MANIFEST),
             key=redacted[0],
         )
-    if not experiment_exists(uri):
-        raise ConfigError("no Tune experiment state to resume here (was it launched?)", path=uri)
-    fs, path = storage.resolve(uri)
-    trials = read_trials(fs, path)
+    experiment.refuse_if_missing("no Tune experiment state to resume here (was it launched?)")
+    trials = read_trials(experiment.filesystem, experiment.path)
     if trials and all(t.status == "TERMINATED" for t in trials) and len(trials) >= config.search.num_samples:
         raise ConfigError(
             f"all {len(trials)} trials of this search finished: nothing to resume "
             f"(`posetune search resume {uri} --more N` adds N trials)",
             path=uri,
         )
-    config = prepare_warm_start(config, uri)  # the recorded checkpoint, checked; never trained again
+    config = prepare_warm_start(config, experiment)  # the recorded checkpoint, checked; never trained again
     timings = {"ray_start_s": start_ray(config, address)}
-    check_resources_satisfiable({"CPU": config.resources.cpu, "GPU": config.resources.gpu})
     if more:
-        _add_samples(fs, path, more)
-        write_manifest_dict(uri, manifest)
+        _add_samples(experiment.filesystem, experiment.path, more)
+        experiment.write_manifest_dict(manifest)
     # The restored searcher opens the journal at the path the first driver used: put it there first.
-    fetch_journal(uri, manifest.get("optuna_journal") or journal_path(uri))
-    tuner = tune.Tuner.restore(
-        path,
-        trainable=with_trial_resources(run_trial, config, experiment=config.to_dict()),
-        resume_unfinished=True,
-        resume_errored=True,
-        storage_filesystem=fs,
-    )
-    return _fit(tuner, uri, timings)
+    experiment.fetch_journal(manifest.get("optuna_journal") or experiment.journal_path())
+    tuner = experiment.restore_tuner(with_trial_resources(run_trial, config, experiment=config.to_dict()))
+    return _fit(tuner, experiment, timings)
 
 
 def _add_samples(fs, path: str, more: int) -> None:
@@ -354,13 +339,13 @@ def _add_samples(fs, path: str, more: int) -> None:
         stream.write(cloudpickle.dumps(state))
 
 
-def _fit(tuner, uri: str, timings: dict[str, float]) -> SearchOutcome:
+def _fit(tuner, experiment: Experiment, timings: dict[str, float]) -> SearchOutcome:
     """Run the Tuner (SIGTERM stops it gracefully), keep Optuna's journal, and sum up what happened."""
     start = time.perf_counter()
     with _TermAsGracefulStop():
         tuner.fit()
     timings["search_s"] = time.perf_counter() - start
-    return _outcome(uri, timings)
+    return _outcome(experiment, timings)
 
 
 def raise_if_failed(outcome: SearchOutcome) -> None:

@@ -14,18 +14,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from typing import Any
 
+import ray
+import torch
+
 from data_pipeline import storage
-from models.train import CHECKPOINT_FILE, read_warm_start
+from models.train import CHECKPOINT_FILE, fit, read_warm_start
 from search.cluster import check_resources_satisfiable
-from search.config import ExperimentConfig
+from search.config import ExperimentConfig, config_from_dict
 from search.console import epoch_line
 from search.errors import ConfigError
-from search.experiment import EXPERIMENT_MANIFEST, read_experiment_manifest, write_manifest_dict
+from search.experiment import EXPERIMENT_MANIFEST, Experiment, locate
+from search.shards import build_train_data
 
 log = logging.getLogger(__name__)
 WARM_START_DIR = "warm_start"  # inside the experiment folder: the pretrained checkpoint and its metrics
@@ -54,12 +60,17 @@ def check_warm_start(config: ExperimentConfig) -> None:
         check_checkpoint(config.train.init_from, config, "train.init_from")
 
 
-def prepare_warm_start(config: ExperimentConfig, uri: str, *, progress: bool = True) -> ExperimentConfig:
+def prepare_warm_start(
+    config: ExperimentConfig, experiment: Experiment | str, *, progress: bool = True
+) -> ExperimentConfig:
     """The config the trials run: with `train.init_from` set to the warm-start checkpoint (the config
     itself when it asks for none). Checks the checkpoint before any trial starts, pretrains it first when
-    the config asks (once: a checkpoint recorded in the manifest at `uri` is reused), and records it there.
-    Needs Ray started when it pretrains. Call after the experiment manifest is written."""
-    manifest = read_experiment_manifest(uri)
+    the config asks (once: a checkpoint recorded in the experiment's manifest is reused), and records it
+    there. `experiment` is the handle or its URI. Needs Ray started when it pretrains. Call after the
+    experiment manifest is written."""
+    experiment = Experiment.of(experiment)
+    uri = experiment.uri
+    manifest = experiment.read_manifest()
     recorded = manifest.get("warm_start")
     if recorded:  # a resumed search, or a relaunch after the pretraining: reuse, never retrain
         check_checkpoint(recorded["checkpoint"], config, f"{EXPERIMENT_MANIFEST}: warm_start.checkpoint")
@@ -82,10 +93,10 @@ def prepare_warm_start(config: ExperimentConfig, uri: str, *, progress: bool = T
             "metrics": metrics,
             "seconds": round(time.perf_counter() - started, 1),
         }
-    manifest = read_experiment_manifest(uri)
+    manifest = experiment.read_manifest()
     manifest["warm_start"] = record  # redacted, as every record of the manifest, when written
     manifest["config"]["train"]["init_from"] = record["checkpoint"]
-    write_manifest_dict(uri, manifest)
+    experiment.write_manifest_dict(manifest)
     log.info("warm start recorded in %s", storage.join(uri, EXPERIMENT_MANIFEST))
     return config.with_params({"train.init_from": checkpoint})
 
@@ -97,8 +108,6 @@ def pretrain(
     and write its last checkpoint to `checkpoint` and that epoch's metrics, also returned, to
     `metrics_file` (paths or URIs). The task
     streams each epoch's metrics back (a Ray generator), so the driver shows progress."""
-    import ray
-
     cpus = config.warm_start.cpu or config.resources.cpu
     check_resources_satisfiable(  # a task no node can hold would wait forever
         {"CPU": cpus, "GPU": config.resources.gpu}, what="the warm start's pretraining run", key="warm_start.cpu"
@@ -123,15 +132,6 @@ def pretrain(
 def _pretrain_task(experiment: dict, checkpoint: str, metrics_file: str, threads: int):
     """Runs on a Ray worker: `fit` the pretraining config (in a thread, yielding each epoch's metrics),
     then copy its last checkpoint to storage."""
-    import queue
-    import threading
-
-    import torch
-
-    from models.train import fit
-    from search.config import config_from_dict
-    from search.shards import build_train_data
-
     torch.set_num_threads(threads)
     config = config_from_dict(experiment)
     data = build_train_data(config)
@@ -172,7 +172,7 @@ def _pretrain_task(experiment: dict, checkpoint: str, metrics_file: str, threads
 def _upload(local: str, location: str) -> None:
     """Copy a local file to a path or URI; object storage shows it whole when closed, a local file is
     written beside and renamed, so a reader never sees half of it."""
-    fs, path = storage.resolve(location)
+    fs, path = locate(location)
     fs.create_dir(path.rpartition("/")[0], recursive=True)
     target = f"{path}.tmp" if storage.is_local(location) else path
     with open(local, "rb") as source, fs.open_output_stream(target) as out:
@@ -182,6 +182,6 @@ def _upload(local: str, location: str) -> None:
 
 
 def _write_text(location: str, text: str) -> None:
-    fs, path = storage.resolve(location)
+    fs, path = locate(location)
     with fs.open_output_stream(path) as out:
         out.write(text.encode())
