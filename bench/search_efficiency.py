@@ -49,7 +49,7 @@ from search.cluster import init_ray
 from search.config import apply_override, config_from_dict
 from search.experiment import experiment_uri, write_experiment_manifest
 from search.tracking import wandb_env
-from search.tuner import _scheduler, _searcher, build_tuner
+from search.tuner import build_scheduler, build_searcher, build_tuner
 
 STRATEGIES = {
     "tpe+asha": {"search.algorithm": "tpe", "scheduler.type": "asha"},
@@ -196,7 +196,7 @@ def drive_directly(
     reproduces the Tune engine result for result (tests/bench/test_search_efficiency.py checks it). At the
     budget the search ends and the trials still running are stopped as Tune's stopper stops them."""
     metric, mode = config.search.metric, config.search.mode
-    searcher, scheduler = _searcher(config, uri, sampler), _scheduler(config)
+    searcher, scheduler = build_searcher(config, uri, sampler), build_scheduler(config)
     if ray_searcher:  # the product's searcher only adds methods and plain attributes to Ray's
         searcher.__class__ = OptunaSearch
     if scheduler is not None:

@@ -68,7 +68,7 @@ def full_budget(config: ExperimentConfig) -> int:
     return min(config.max_t, config.train.epochs)
 
 
-def _searcher(
+def build_searcher(
     config: ExperimentConfig, experiment: Experiment | str, sampler: optuna.samplers.BaseSampler | None = None
 ) -> TruthfulOptunaSearch:
     """The experiment's Optuna study (named after the experiment, in its journal) behind Tune's searcher
@@ -90,7 +90,8 @@ def _searcher(
     )
 
 
-def _scheduler(config: ExperimentConfig) -> ASHAScheduler | None:
+def build_scheduler(config: ExperimentConfig) -> ASHAScheduler | None:
+    """The config's early stopping: ASHA over training iterations (epochs), or none."""
     if config.scheduler.type == "none":
         return None
     return ASHAScheduler(
@@ -150,7 +151,7 @@ def build_tuner(
     recorded curves through the same searcher and scheduler (bench/search_efficiency.py); such a
     benchmark's trials last milliseconds, so it lets `reuse_actors` keep one trial process for all."""
     experiment, where = config.to_dict(), Experiment.of(uri)
-    scheduler = _scheduler(config)
+    scheduler = build_scheduler(config)
     callbacks = list(callbacks_extra or [])
     if scheduler is not None:
         callbacks.append(AshaStateCallback(scheduler))
@@ -163,7 +164,7 @@ def build_tuner(
         tune_config=tune.TuneConfig(
             metric=config.search.metric,
             mode=config.search.mode,
-            search_alg=_searcher(config, where),
+            search_alg=build_searcher(config, where),
             scheduler=scheduler,
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent,

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from search.experiment import load_study, study_name, write_experiment_manifest
 from search.searcher import TruthfulOptunaSearch
-from search.tuner import _searcher, build_tuner
+from search.tuner import build_searcher, build_tuner
 from tests.search.tiny import tiny_config
 
 METRIC = "target_val_pdj20"
@@ -36,7 +36,7 @@ def _searcher_of(tmp_path: Path, name: str = "truthful") -> tuple[TruthfulOptuna
     config = _config(tmp_path)
     uri = str(tmp_path / "runs" / name)
     write_experiment_manifest(uri, name, config)
-    return _searcher(config, uri), uri
+    return build_searcher(config, uri), uri
 
 
 def _result(step: int, value: float) -> dict:
