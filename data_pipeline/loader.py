@@ -161,7 +161,7 @@ class ShardDataset:
 
     def set_epoch(self, epoch: int, pass_index: int = 0) -> None:
         """Select the augmentation stream of pass `pass_index` over the data in `epoch` (in the process that
-        reads the items: models.train's loaders call it inside each worker, from the batch's keys)."""
+        reads the items: models.loaders' DataLoaders call it inside each worker, from the batch's keys)."""
         self.epoch, self.pass_index = int(epoch), int(pass_index)
 
     def sample_id(self, i: int) -> str:

@@ -1,6 +1,6 @@
 """The models' settings, light on purpose (pydantic, no torch): `HourglassConfig` (a config's `model`
 section, the network's shape) and `TrainConfig` (its `train` section, one training configuration), so a
-config loads and validates without importing torch. `models.hourglass` and `models.train` re-export them.
+config loads and validates without importing torch. `models.hourglass` re-exports `HourglassConfig`.
 """
 
 from __future__ import annotations

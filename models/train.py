@@ -30,17 +30,15 @@ from models import label_free
 from models import metric_names as names
 from models.adversarial import DomainAdversarialLoss, DomainClassifier, dann_lambda, domain_input
 from models.checkpoints import (
-    CHECKPOINT_FILE,
     cuda_rng_to_restore,
-    load_checkpoint,
     numpy_rng_state,
     read_warm_start,
     set_numpy_rng_state,
     state_file,
     write_checkpoint,
 )
-from models.config import TrainConfig  # the settings live in the light models.config
-from models.evaluation import evaluation_outputs, run_eval, split_metrics
+from models.config import TrainConfig
+from models.evaluation import run_eval, split_metrics
 from models.heatmaps import HeatmapCodec
 from models.hourglass import StackedHourglass
 from models.loaders import TrainData, eval_loader, set_epoch, train_loader
@@ -49,21 +47,12 @@ from models.metrics import scalars
 from models.runtime import Runtime, images_to_tensor
 from models.targets import heatmap_codec, heatmap_targets
 
-# This module's public names, and (CHECKPOINT_FILE, TrainConfig, TrainData, evaluation_outputs,
-# load_checkpoint, read_warm_start, split_metrics) the ones search/ imports from here, whose homes are above.
 __all__ = [
-    "CHECKPOINT_FILE",
     "NonFiniteLossError",
     "Run",
-    "TrainConfig",
-    "TrainData",
     "build_model",
-    "evaluation_outputs",
     "fit",
-    "load_checkpoint",
-    "read_warm_start",
     "setup_run",
-    "split_metrics",
     "step_losses",
     "train_epoch",
     "validate",

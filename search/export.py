@@ -15,8 +15,8 @@ import pyarrow.fs
 from data_pipeline.errors import DataError
 from data_pipeline.outputs import check_output
 from models import metric_names as names
+from models.checkpoints import load_checkpoint
 from models.export import export_onnx, is_exported, is_exported_onnx, save_exported
-from models.train import load_checkpoint
 from search.best import best_by
 from search.credentials import redact
 from search.errors import ConfigError

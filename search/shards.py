@@ -21,7 +21,7 @@ from data_pipeline.loader import ShardDataset
 from data_pipeline.manifest import read_shards_manifest, shards_exist
 from data_pipeline.pipeline import EnhanceSettings, run_enhancement
 from data_pipeline.schema import check_schema_version
-from models.train import TrainData
+from models.loaders import TrainData
 from search.config import DataConfig, ExperimentConfig
 from search.errors import ConfigError
 from search.experiment import locate

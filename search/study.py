@@ -34,8 +34,9 @@ from data_pipeline import storage
 from data_pipeline.joints import LSP14, SHARED_JOINTS
 from data_pipeline.loader import ShardDataset
 from models import metric_names as names
+from models.evaluation import evaluation_outputs, split_metrics
 from models.metrics import pdj
-from models.train import evaluation_outputs, fit, split_metrics
+from models.train import fit
 from search.cluster import start_ray
 from search.config import ExperimentConfig, config_from_dict
 from search.console import progress_callbacks

@@ -25,7 +25,8 @@ import ray
 import torch
 
 from data_pipeline import storage
-from models.train import CHECKPOINT_FILE, fit, read_warm_start
+from models.checkpoints import CHECKPOINT_FILE, read_warm_start
+from models.train import fit
 from search.cluster import check_resources_satisfiable
 from search.config import ExperimentConfig, config_from_dict
 from search.console import epoch_line

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from models.config import TrainConfig
 from models.export import export_onnx, inference_config, load_exported, predict_images, save_exported
-from models.train import TrainConfig, build_model
+from models.train import build_model
 from search.cli import main
 from tests.cuda import HAS_CUDA, cuda
 

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from models.config import TrainConfig
 from models.export import predict_images
 from models.heatmaps import HeatmapCodec
-from models.train import TrainConfig
 
 SIZE = 64
 

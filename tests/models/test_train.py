@@ -8,12 +8,13 @@ import torch
 from data_pipeline.joints import TORSO_PAIR
 from models import metric_names as names
 from models.checkpoints import load_checkpoint
+from models.config import TrainConfig
 from models.evaluation import evaluate, run_eval
 from models.hourglass import HourglassConfig
 from models.loaders import TrainData, collate, eval_loader
 from models.runtime import Runtime
 from models.targets import heatmap_codec, supervised_mask
-from models.train import NonFiniteLossError, TrainConfig, build_model, fit, setup_run, step_losses
+from models.train import NonFiniteLossError, build_model, fit, setup_run, step_losses
 from tests.models.blobs import BlobDataset
 
 SIZE = 64

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from models.checkpoints import cuda_rng_to_restore
+from models.config import TrainConfig
 from models.loaders import TrainData, train_loader
-from models.train import TrainConfig, fit
+from models.train import fit
 from tests.cuda import cuda
 from tests.models.blobs import BlobDataset
 

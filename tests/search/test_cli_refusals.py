@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from models.config import TrainConfig
 from models.export import save_exported
 from models.hourglass import HourglassConfig, StackedHourglass
-from models.train import TrainConfig
 from search.cli import main
 
 

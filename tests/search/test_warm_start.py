@@ -8,8 +8,9 @@ import pytest
 import ray
 import torch
 
+from models.checkpoints import read_warm_start
+from models.config import TrainConfig
 from models.hourglass import HourglassConfig, StackedHourglass
-from models.train import TrainConfig, read_warm_start
 from search.errors import ConfigError
 from search.experiment import read_experiment_manifest
 from search.tuner import launch, resume
