@@ -52,11 +52,11 @@ from models import metric_names as names
 from search.cluster import init_ray
 from search.config import ExperimentConfig, load_config
 from search.experiment import experiment_uri, write_experiment_manifest
+from search.results.tune_files import read_trials
 from search.shards import check_splits, prepare_shards
-from search.study import evaluate_on_test
+from search.study.run import evaluate_on_test
 from search.tracking import wandb_env
 from search.trainable import run_trial, trial_config
-from search.tune_results import read_trials
 from search.tuner import run_config, with_trial_resources
 from search.warm_start import prepare_warm_start
 

@@ -11,7 +11,7 @@ same poses appear in every row (data_pipeline.shift), and is enhanced with the s
 classic arm's brightness step ("none"). Only the target is generated (a one-frame source clip keeps
 write_demo's format), into `<shards root>/shift-factors/`, once per row. The source test numbers come
 from the study's own shards. The gap is paired by seed (same model on both splits) with a Student's t
-95 % interval (search.study_stats). Writes shift_factors.json and shift_factors.md into --out.
+95 % interval (search.study.stats). Writes shift_factors.json and shift_factors.md into --out.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from models import metric_names as names
 from models.evaluation import evaluate
 from search.config import ExperimentConfig
 from search.experiment import experiment_config
+from search.results.tune_files import kept_checkpoints, read_trials
 from search.shards import prepare_shards, shard_dir
-from search.study_report import BASELINE
-from search.study_stats import mean_std, paired_difference
-from search.tune_results import kept_checkpoints, read_trials
+from search.study.report import BASELINE
+from search.study.stats import mean_std, paired_difference
 
 CLASSIC_BRIGHTNESS = "none"  # the classic arm's images: no brightness step
 KEY = names.PDJ20  # PDJ@0.2 over the shared joints

@@ -1,6 +1,6 @@
 """Export the best checkpoint of a search as one model file (and optionally ONNX).
 
-The best checkpoint is found from Tune's JSON results (`search.tune_results`), never through Tune's
+The best checkpoint is found from Tune's JSON results (`search.results.tune_files`), never through Tune's
 ExperimentAnalysis (which unpickles fields of the experiment folder), and its weights are loaded with
 `torch.load(weights_only=True)`.
 """
@@ -17,11 +17,11 @@ from data_pipeline.outputs import check_output
 from models import metric_names as names
 from models.checkpoints import load_checkpoint
 from models.export import export_onnx, is_exported, is_exported_onnx, save_exported
-from search.best import best_by
 from search.credentials import redact
 from search.errors import ConfigError
 from search.experiment import Experiment
-from search.tune_results import NoTuneResults, kept_checkpoints, read_trials
+from search.results.best import best_by
+from search.results.tune_files import NoTuneResults, kept_checkpoints, read_trials
 
 
 def best_checkpoint(experiment: Experiment | str, metric: str | None = None, mode: str | None = None):

@@ -26,13 +26,13 @@ from search.console import progress_callbacks
 from search.credentials import has_redacted
 from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import EXPERIMENT_MANIFEST, Experiment, experiment_uri
-from search.results import TrialRow, best_row, collect
+from search.results.trials import TrialRow, best_row, collect
+from search.results.tune_files import error_summary, read_trials
 from search.searcher import TruthfulOptunaSearch
 from search.shards import check_splits, prepare_shards
 from search.space import default_point, make_sampler, optuna_space
 from search.tracking import tracking_callbacks
 from search.trainable import run_trial
-from search.tune_results import error_summary, read_trials
 from search.warm_start import check_warm_start, prepare_warm_start
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo_data(args: argparse.Namespace) -> int:
     """Write the procedural demo set (`posetune data demo`)."""
-    from search.demo_set import write_demo_set
+    from search.jobs.demo_set import write_demo_set
 
     write_demo_set(
         args.out, clips=args.clips, seed=args.seed, overwrite=args.overwrite, shift=args.shift, only=args.only
@@ -62,7 +62,7 @@ def run_demo_data(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Draw a grid of a demo set's samples (`posetune data show`)."""
-    from search.demo_set import show_samples
+    from search.jobs.demo_set import show_samples
 
     show_samples(args.dir, args.out, args.n)
     return 0
@@ -159,7 +159,7 @@ def _add_enhance_settings(enhance: argparse.ArgumentParser, demo: dict) -> None:
 
 def run_enhance(args: argparse.Namespace) -> int:
     """Enhance the inputs into Parquet shards (`posetune data enhance`); Ray is imported only here."""
-    from search.enhance_run import enhance
+    from search.jobs.enhance import enhance
 
     enhance(args)
     return 0

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args) -> int:
-    from search.demo_run import run_demo
+    from search.jobs.demo import run_demo
 
     summary = run_demo(args.out, config=args.config, overrides=args.overrides, address=args.address)
     return 0 if summary["interrupted"] is False else 3

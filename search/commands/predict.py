@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _predict(args) -> int:
-    from search.predict_run import predict_files
+    from search.jobs.predict import predict_files
 
     predict_files(
         args.model,

@@ -92,7 +92,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _launch(args) -> int:
-    from search.search_run import launch_search
+    from search.jobs.search import launch_search
 
     config = config_of(args, "posetune search launch")
     launch_search(config, args.overrides, name=args.name, storage=args.storage, address=args.address,
@@ -101,14 +101,14 @@ def _launch(args) -> int:
 
 
 def _resume(args) -> int:
-    from search.search_run import resume_search
+    from search.jobs.search import resume_search
 
     resume_search(args.path, address=args.address, more=args.more)
     return 0
 
 
 def _inspect(args) -> int:
-    from search.results import format_table, inspect
+    from search.results.trials import format_table, inspect
 
     result = inspect(args.path, plots=not args.no_plots)
     if args.json:

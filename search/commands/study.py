@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _study(args) -> int:
-    from search.study_run import study_run
+    from search.jobs.study import study_run
 
     study_run(args.config, args.overrides, seeds=args.seeds, experiment=args.experiment, out=args.out,
               address=args.address, name=args.name, arms=args.arms, resume=args.resume,

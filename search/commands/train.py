@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from search.train_run import train_run
+    from search.jobs.train import train_run
 
     progress = not args.no_progress
     train_run(args.config, args.overrides, data=args.data, out=args.out, resume=args.resume, progress=progress)

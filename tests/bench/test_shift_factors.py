@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from search.study import run_study
+from search.study.run import run_study
 from tests.bench.scripts import load_bench_script
 from tests.search.tiny import TINY, tiny_config
 

@@ -82,7 +82,7 @@ def test_data_enhance_makes_by_default_the_shards_the_demo_config_reads(tmp_path
 
     from search.cli import build_parser
     from search.config import load_config
-    from search.enhance_run import enhance_settings
+    from search.jobs.enhance import enhance_settings
 
     defaults = enhance_settings(build_parser().parse_args(["data", "enhance", "--out", str(tmp_path / "s")]))
     demo = load_config("demo", [f"data.shards={tmp_path / 's'}"])

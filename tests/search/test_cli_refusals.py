@@ -207,7 +207,7 @@ def test_an_interrupted_demo_generation_leaves_nothing_a_later_run_reuses(tmp_pa
 
 
 def test_train_metrics_log_is_replaced_atomically(tmp_path):
-    from search.train_run import MetricsLog
+    from search.jobs.train import MetricsLog
 
     log = MetricsLog(tmp_path)
     for epoch in (1, 2):

@@ -8,7 +8,7 @@ import pytest
 
 from search.errors import ConfigError
 from search.experiment import EXPERIMENT_MANIFEST, Experiment, experiment_uri
-from search.study import run_study
+from search.study.run import run_study
 from search.tuner import check_launch, resume
 from tests.search.tiny import tiny_config
 

@@ -6,7 +6,7 @@ import pytest
 from models import metric_names as names
 from search.config import config_from_dict
 from search.errors import ConfigError
-from search.study import run_study
+from search.study.run import run_study
 
 BASE = {"data": {"demo": True}}
 

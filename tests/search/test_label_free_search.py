@@ -14,7 +14,7 @@ import torch
 from data_pipeline.loader import ShardDataset
 from models import metric_names as names
 from search.cli import main
-from search.results import format_table, inspect
+from search.results.trials import format_table, inspect
 from search.shards import demo_data_dir, shard_dir
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config

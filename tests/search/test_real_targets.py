@@ -9,7 +9,7 @@ import pytest
 
 from data_pipeline.demo import write_demo
 from models import metric_names as names
-from search.study import run_study
+from search.study.run import run_study
 from search.tuner import launch
 from tests.data_pipeline.formats import write_coco, write_mpii
 from tests.search.tiny import TINY, tiny_config

@@ -15,7 +15,7 @@ import torch
 from models.export import load_exported, predict_images
 from search.cli import main
 from search.experiment import load_study
-from search.results import inspect
+from search.results.trials import inspect
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config
 from tests.search.wandb_offline import config as wandb_config

@@ -54,7 +54,7 @@ def wait_for_two_finished(read_states, driver: subprocess.Popen, timeout: float 
 def trial_states(fs, path: str) -> dict[str, tuple[str, dict]]:
     """trial_id -> (status, last reported result) of the experiment at `path` on `fs` ({} before Tune's
     first snapshot), read with posetune's plain-JSON reader."""
-    from search.tune_results import NoTuneResults, read_trials
+    from search.results.tune_files import NoTuneResults, read_trials
 
     try:
         return {t.trial_id: (t.status, t.results[-1] if t.results else {}) for t in read_trials(fs, path)}

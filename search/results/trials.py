@@ -19,12 +19,12 @@ import pandas as pd
 from data_pipeline import storage
 from data_pipeline.outputs import check_output
 from models import metric_names as names
-from search.best import best_by, best_first
 from search.config import ExperimentConfig
 from search.errors import ConfigError
 from search.experiment import Experiment
+from search.results.best import best_by, best_first
+from search.results.tune_files import NoTuneResults, read_trials
 from search.space import optuna_space
-from search.tune_results import NoTuneResults, read_trials
 
 TABLE_METRICS = (
     *(names.TARGET_VAL + name for name in names.PDJ_FRACTIONS),
@@ -89,7 +89,7 @@ class Inspection:
 def collect(experiment: Experiment | str) -> tuple[ExperimentConfig, list[TrialRow], dict[str, Any]]:
     """Every trial with its searched values and the metrics of its best epoch.
 
-    Read from Tune's JSON files with `search.tune_results`, never through Tune's ExperimentAnalysis,
+    Read from Tune's JSON files with `search.results.tune_files`, never through Tune's ExperimentAnalysis,
     which unpickles fields of the experiment folder (a crafted folder would run code here).
     """
     experiment = Experiment.of(experiment)

@@ -2,7 +2,7 @@
 
 import math
 
-from search.best import best_by, best_first
+from search.results.best import best_by, best_first
 
 ROWS = [("a", 0.2), ("b", None), ("c", 0.5), ("d", math.nan), ("e", 0.5), ("f", 0.1)]
 

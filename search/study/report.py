@@ -18,7 +18,7 @@ import numpy as np
 
 from data_pipeline.joints import LSP14
 from models import metric_names as names
-from search.study_stats import CONFIDENCE, Interval, mean_std, paired_difference, t_interval, verdict
+from search.study.stats import CONFIDENCE, Interval, mean_std, paired_difference, t_interval, verdict
 
 SELECTION_METRIC = names.SELECTION  # model selection: target validation only
 # The second protocol: each seed's epoch chosen by a label-free score (models.label_free) instead, for the

@@ -14,7 +14,7 @@ from models.overlay import render_checkpoint
 from search.config import load_config
 from search.experiment import read_experiment_manifest
 from search.export import best_checkpoint, export_best
-from search.results import LABEL_FREE_TABLE, format_table, inspect
+from search.results.trials import LABEL_FREE_TABLE, format_table, inspect
 from search.shards import build_train_data
 from search.space import default_point
 from search.tuner import launch, raise_if_failed, raise_if_interrupted

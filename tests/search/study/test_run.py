@@ -13,8 +13,8 @@ import yaml
 from search.cli import main
 from search.config import config_from_dict
 from search.experiment import EXPERIMENT_MANIFEST
-from search.study import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
-from search.study_report import COLUMNS, LABEL_FREE_SELECTION
+from search.study.report import COLUMNS, LABEL_FREE_SELECTION
+from search.study.run import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
 from tests.search.tiny import TINY, tiny_config
 
 ARMS = ["classic", "enhanced", "adversarial"]
@@ -186,7 +186,7 @@ def _two_epochs_then_fetch_the_best(config):
 
     from ray import tune
 
-    from search.study import _stored_checkpoint
+    from search.study.run import _stored_checkpoint
 
     for epoch, value in ((1, 0.5), (2, 0.1)):  # epoch 1 is the best; only Tune's storage has it later
         folder = Path(tempfile.mkdtemp())
@@ -209,7 +209,7 @@ def test_a_retried_trial_fetches_its_best_epoch_from_storage(tmp_path, ray_sessi
     import ray
     from ray import tune
 
-    from search.study import SELECTION_METRIC
+    from search.study.run import SELECTION_METRIC
 
     ray.init(address="local", num_cpus=1, include_dashboard=False)
     results = tune.Tuner(
@@ -250,7 +250,7 @@ def test_an_interrupted_study_resumes_and_each_seed_keeps_its_best_validation_ep
     )
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     args = [sys.executable, "-m", "search.cli", "study", "--config", str(path), "--seeds", "2", "--arms",
             "classic", "--name", "s", "--out", str(tmp_path / "out")]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root), "TUNE_GLOBAL_CHECKPOINT_S": "0"}

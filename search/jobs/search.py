@@ -9,7 +9,7 @@ import sys
 from models import metric_names as names
 from search.config import dump_config, load_config
 from search.experiment import experiment_exists, experiment_uri
-from search.results import LABEL_FREE_TABLE
+from search.results.trials import LABEL_FREE_TABLE
 from search.tuner import check_launch, launch, raise_if_failed, raise_if_interrupted, resume
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from search.study_stats import (
+from search.study.stats import (
     HELPS,
     HURTS,
     NO_EFFECT,

@@ -6,7 +6,7 @@ study's enhanced and enhanced + adversarial; two arms that separate the adversar
 effect from their gradient reversal; optionally the best configuration of a search). Every trial trains with `fit`, selects its epoch on target validation
 (`target_val_pdj20`), and evaluates that epoch's checkpoint on the target and source *test* splits, which
 nothing else looks at. The tables give each arm's mean ± std over seeds and its difference to classic with
-a 95 % confidence interval, paired by seed, and a verdict (search.study_stats says why that interval).
+a 95 % confidence interval, paired by seed, and a verdict (search.study.stats says why that interval).
 
 Why the BN arms: the adversarial arms pass source and target images through the pose network as one batch,
 so its BatchNorm statistics become a source/target mixture (an AdaBN-like effect) on top of the GRL.
@@ -43,9 +43,9 @@ from search.console import progress_callbacks
 from search.credentials import redact_argv
 from search.errors import ConfigError, SearchFailed
 from search.experiment import Experiment, experiment_uri
-from search.results import inspect
+from search.results.trials import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
-from search.study_report import (
+from search.study.report import (
     BASELINE,
     EPOCH_TEST,
     EVAL_SE,
@@ -58,7 +58,7 @@ from search.study_report import (
     StudyResult,
     write_outputs,
 )
-from search.study_stats import bootstrap_se
+from search.study.stats import bootstrap_se
 from search.tracking import tracking_callbacks
 from search.tuner import run_config, with_trial_resources
 from search.warm_start import prepare_warm_start
@@ -117,7 +117,7 @@ def select_arms(arms: dict[str, dict], only: list[str] | None) -> dict[str, dict
 
 
 def best_search_params(experiment_uri: str) -> dict[str, Any]:
-    """The searched values of an experiment's best trial (by its own metric), via search.results."""
+    """The searched values of an experiment's best trial (by its own metric), via search.results.trials."""
     result = inspect(experiment_uri, plots=False)
     if result.best is None:
         raise ConfigError(

@@ -4,8 +4,8 @@ arm's effect against classic, and the two epoch-selection protocols side by side
 from __future__ import annotations
 
 from search.config import load_config
-from search.study import DEFAULT_SEEDS, run_study
-from search.study_report import LABEL_FREE_SELECTION, format_effects, format_protocols
+from search.study.report import LABEL_FREE_SELECTION, format_effects, format_protocols
+from search.study.run import DEFAULT_SEEDS, run_study
 
 
 def study_run(

@@ -14,7 +14,7 @@ from ray import cloudpickle, tune
 
 from search.cluster import init_ray
 from search.experiment import experiment_uri, write_experiment_manifest
-from search.results import compared_epochs, format_table, inspect
+from search.results.trials import compared_epochs, format_table, inspect
 from search.space import optuna_space
 from search.tuner import build_tuner
 from tests.search.tiny import tiny_config

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from search.study_report import (
+from search.study.report import (
     BASELINE,
     LABEL_FREE_PICK,
     LABEL_FREE_SELECTION,
