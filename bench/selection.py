@@ -20,12 +20,19 @@ and epochs). The combination: the rank average of two label-free scores (within 
 the pair chosen by the weighted Spearman with target-val on 4/5 of the configurations and scored on
 the held-out fifth (5-fold over configurations), and its held-out regret.
 
+The study's runs (`--study bench/results/study/checkpoints.csv`, written by `posetune study`: every arm x
+seed x epoch with its validation metrics and that epoch's own target-test PDJ@0.2) are scored the same way,
+each run (arm x seed) its own unit: its epochs are the candidates of `epoch`, every checkpoint of every arm
+those of `table`; the CIs resample runs (there are only 5 arms), and `pool6` has no meaning there.
+
     python -m bench.selection [--table bench/results/search_table_demo.jsonl] [--out bench/results]
+    python -m bench.selection --study bench/results/study/checkpoints.csv --name selection_study
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import math
@@ -126,6 +133,26 @@ def checkpoints(table: dict) -> dict[str, np.ndarray]:
     return {k: np.array(v, dtype=float if k in (*METRICS, TEST) else int) for k, v in rows.items()}
 
 
+def study_checkpoints(path: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every checkpoint of a study's checkpoints.csv as columns (nan where missing): `config` and `run` both
+    the run (arm x seed, the unit resampled), its epoch, each metric; and the arms in order of appearance."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or TEST not in rows[0]:
+        raise SystemExit(f"{path}: not a study's checkpoints.csv (no {TEST} column)")
+    runs = list(dict.fromkeys((r["arm"], r["seed"]) for r in rows))
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    cols = {
+        "config": [runs.index((r["arm"], r["seed"])) for r in rows],
+        "epoch": [int(r["epoch"]) for r in rows],
+    }
+    cols = {k: np.array(v, dtype=int) for k, v in cols.items()}
+    cols["run"] = cols["config"].copy()
+    for m in (*METRICS, TEST):
+        cols[m] = np.array([float(r[m]) if r.get(m) not in (None, "") else math.nan for r in rows])
+    return cols, arms
+
+
 def resample(cols: dict, configs: np.ndarray) -> dict:
     """The checkpoints of `configs` (with repeats; a repeat is a new configuration and new runs)."""
     parts = []
@@ -142,22 +169,27 @@ def measures(cols: dict, metric: str, rng: np.random.Generator, pools: int = POO
     ok = np.isfinite(cols[metric]) & np.isfinite(cols[ORACLE]) & np.isfinite(cols[TEST])
     score = oriented(metric, cols[metric][ok])
     oracle, test, configs, runs = cols[ORACLE][ok], cols[TEST][ok], cols["config"][ok], cols["run"][ok]
+    pool = {"regret_pool6": pool_regret(score, oracle, test, configs, rng, pools)} if pools else {}
     return {
         "wspearman_val": weighted_spearman(score, oracle),
         "wspearman_test": weighted_spearman(score, test),
         "regret_table": regret(score, oracle, test),
-        "regret_pool6": pool_regret(score, oracle, test, configs, rng, pools),
+        **pool,
         "regret_epoch": epoch_regret(score, oracle, test, runs),
         "checkpoints": int(ok.sum()),
     }
 
 
-def with_ci(cols: dict, metric: str, boots: int, seed: int = 0) -> dict:
+def with_ci(cols: dict, metric: str, boots: int, seed: int = 0, pools: int = POOLS) -> dict:
+    """`measures` with percentile-bootstrap 95 % CIs, the units in `cols["config"]` resampled; `pools` 0:
+    no pool6 regret."""
     rng = np.random.default_rng(seed)
-    point = measures(cols, metric, rng)
+    point = measures(cols, metric, rng, pools)
     unique = np.unique(cols["config"])
     samples = [
-        measures(resample(cols, rng.choice(unique, len(unique))), metric, rng, pools=max(50, POOLS // 8))
+        measures(
+            resample(cols, rng.choice(unique, len(unique))), metric, rng, pools=pools and max(50, POOLS // 8)
+        )
         for _ in range(boots)
     ]
     out = {"checkpoints": point.pop("checkpoints")}
@@ -214,7 +246,15 @@ def plot(result: dict, path: Path) -> None:
     axes = fig.subplots(1, 2, sharey=True)
     for ax, keys, title in (
         (axes[0], ("wspearman_val", "wspearman_test"), "weighted Spearman (top-weighted, p=2)"),
-        (axes[1], ("regret_table", "regret_pool6", "regret_epoch"), "selection regret, test PDJ@0.2 points"),
+        (
+            axes[1],
+            [
+                k
+                for k in ("regret_table", "regret_pool6", "regret_epoch")
+                if k in result["metrics"][metrics[0]]
+            ],
+            "selection regret, test PDJ@0.2 points",
+        ),
     ):
         h = 0.8 / len(keys)
         for k, key in enumerate(keys):
@@ -229,8 +269,8 @@ def plot(result: dict, path: Path) -> None:
     axes[0].set_yticks(y, metrics, fontsize=8)
     axes[0].invert_yaxis()
     fig.suptitle(
-        f"Label-free checkpoint selection on the demo Sobol table: {result['configurations']} configurations, "
-        f"{result['checkpoints']} checkpoints; 95 % CIs: configurations resampled",
+        f"Label-free checkpoint selection on {result['source']}: {result['configurations']} {result['units']}, "
+        f"{result['checkpoints']} checkpoints; 95 % CIs: {result['units']} resampled",
         fontsize=9,
     )
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -241,26 +281,39 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--table", default="bench/results/search_table_demo.jsonl")
+    parser.add_argument("--study", help="a study's checkpoints.csv, scored instead of the table")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP, help="resamples per CI (default 1000)")
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--name", default="selection", help="output file stem")
     args = parser.parse_args(argv)
-    table = read_jsonl_table(args.table)
-    table["runs"] = [r for r in table["runs"] if r["status"] == "TERMINATED"]
-    cols = checkpoints(table)
+    if args.study:
+        cols, arms = study_checkpoints(args.study)
+        about = {
+            "source": "the study's runs",
+            "study": args.study,
+            "arms": arms,
+            "units": "runs (arm x seed)",
+        }
+        pools = 0
+    else:
+        table = read_jsonl_table(args.table)
+        table["runs"] = [r for r in table["runs"] if r["status"] == "TERMINATED"]
+        cols = checkpoints(table)
+        about = {"source": "the demo Sobol table", "table": args.table, "units": "configurations"}
+        about["epochs"] = table["epochs"]
+        pools = POOLS
     present = [m for m in METRICS if np.isfinite(cols[m]).any()]
     result = {
         "method": __doc__.split("Method.")[1].split("\n\n")[0].replace("\n", " ").strip(),
-        "table": args.table,
+        **about,
         "configurations": int(len(np.unique(cols["config"]))),
-        "runs": len(table["runs"]),
+        "runs": int(len(np.unique(cols["run"]))),
         "checkpoints": int(len(cols["config"])),
-        "epochs": table["epochs"],
         "oracle": ORACLE,
         "test": TEST,
         "weights": f"(dense rank of the oriented score / max dense rank)^{POWER}",
         "bootstrap": args.bootstrap,
-        "metrics": {m: with_ci(cols, m, args.bootstrap) for m in present},
+        "metrics": {m: with_ci(cols, m, args.bootstrap, pools=pools) for m in present},
         "command": command("bench.selection", argv),
     }
     free = [m for m in present if m in LABEL_FREE and m != names.DOMAIN_ACC]
@@ -270,11 +323,13 @@ def main(argv=None) -> int:
     (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
     plot(result, out / f"{args.name}.png")
     for m, r in result["metrics"].items():
+        regrets = "  ".join(
+            f"{key[len('regret_') :]} {r[key]['value']:+.2f} {r[key]['ci95']}"
+            for key in r
+            if key.startswith("regret_")
+        )
         print(
-            f"{m:26s} wSpearman val {r['wspearman_val']['value']:+.3f} test {r['wspearman_test']['value']:+.3f}  "
-            f"regret table {r['regret_table']['value']:+.2f} {r['regret_table']['ci95']}  "
-            f"pool6 {r['regret_pool6']['value']:+.2f} {r['regret_pool6']['ci95']}  "
-            f"epoch {r['regret_epoch']['value']:+.2f} {r['regret_epoch']['ci95']}"
+            f"{m:26s} wSpearman val {r['wspearman_val']['value']:+.3f} test {r['wspearman_test']['value']:+.3f}  {regrets}"
         )
     print(
         "combination:",

@@ -66,3 +66,32 @@ def test_selection_end_to_end_on_a_toy_table(selection):
     assert out["checkpoints"] == 36
     oracle = selection.with_ci(cols, "target_val_pdj20", boots=20)
     assert oracle["regret_pool6"]["value"] == 0.0 and oracle["regret_epoch"]["value"] == 0.0
+
+
+def test_a_studys_checkpoints_are_scored_run_by_run(selection, tmp_path):
+    """`--study`: a study's checkpoints.csv (arm x seed x epoch), each run its own resampled unit, no pool6."""
+    import csv
+    import json
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for arm in ("classic", "adversarial"):
+        for seed in range(3):
+            val = rng.uniform(0.2, 0.4, 4)
+            for epoch in range(4):
+                rows.append({"arm": arm, "seed": seed, "epoch": epoch + 1, "target_val_pdj20": val[epoch],
+                             "test_target_pdj20": val[epoch] + rng.normal(0, 0.01),
+                             "target_val_entropy": -val[epoch], "source_val_pdj20": rng.uniform()})  # fmt: skip
+    path = tmp_path / "checkpoints.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert selection.main(["--study", str(path), "--bootstrap", "20", "--out", str(tmp_path), "--name", "s"]) == 0
+    result = json.loads((tmp_path / "s.json").read_text())
+    assert result["arms"] == ["classic", "adversarial"] and result["runs"] == 6 and result["checkpoints"] == 24
+    entropy = result["metrics"]["target_val_entropy"]
+    assert "regret_pool6" not in entropy  # pools of configurations mean nothing over 2 arms
+    assert entropy["regret_epoch"]["value"] == 0.0 and entropy["wspearman_val"]["value"] == pytest.approx(1.0)
+    assert result["metrics"]["source_val_pdj20"]["regret_epoch"]["value"] > 0  # a random score loses
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
