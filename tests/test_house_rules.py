@@ -1,6 +1,9 @@
 """The layout rules a newcomer relies on (issue 23), each checked on the source tree: file and function sizes,
 where imports sit, and which modules may resolve storage. Each rule names its limit once, here."""
 import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,43 @@ def test_at_most_two_local_imports_per_search_module():
         if count > 2:
             local[relative(path)] = count
     assert not local, f"modules with more than 2 function-local imports: {local}"
+
+
+# --------------------------------------------------------------------------- every third-party import declared
+FIRST_PARTY = {"data_pipeline", "models", "search", "bench", "tests"}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    """Distribution names of PEP 508 requirement strings, normalised (PEP 503)."""
+    return {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", r).group()).lower() for r in requirements}
+
+
+@pytest.mark.parametrize(
+    "package, extras",
+    [("data_pipeline", ()), ("models", ("onnx",)), ("search", ()), ("bench", ("bench", "dev"))],
+)
+def test_every_imported_third_party_package_is_declared(package, extras):
+    """Each module a package imports is the standard library's, first-party, or installed by a
+    distribution that pyproject.toml declares (its dependencies, or the extras that package may use)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirement_names(project["dependencies"])
+    for extra in extras:
+        declared |= _requirement_names(project["optional-dependencies"][extra])
+    providers = packages_distributions()
+    missing = {}
+    for path in python_files(package):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top in FIRST_PARTY or top == "__future__":
+                    continue
+                dists = _requirement_names(providers.get(top, [top]))
+                if not dists & declared:
+                    missing.setdefault(top, set()).add(relative(path))
+    assert not missing, f"imported but not declared in pyproject.toml: {missing}"
