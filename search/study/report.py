@@ -346,7 +346,8 @@ def write_outputs(study: StudyResult) -> list[str]:
             indent=1,
         )
     )
-    written = [str(out / n) for n in ("table.md", "table.csv", "effects.csv", "runs.csv", "study.json")]
+    files = ("table.md", "table.csv", "effects.csv", "runs.csv", "checkpoints.csv", "study.json")
+    written = [str(out / n) for n in files if study.checkpoints or n != "checkpoints.csv"]
     return written + _plots(study, out)
 
 

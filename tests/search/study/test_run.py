@@ -101,6 +101,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
             assert free_score == float(run["test_target_pdj20"])
 
     # every epoch of every run, with its own target-test score: what scores the selection metrics
+    assert str(out / "checkpoints.csv") in printed  # listed with the files the study wrote
     with open(out / "checkpoints.csv") as f:
         checkpoints = list(csv.DictReader(f))
     assert sorted((r["arm"], int(r["seed"]), int(r["epoch"])) for r in checkpoints) == sorted(
