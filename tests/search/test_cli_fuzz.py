@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from search.cli import main
 from search.config import CONFIG_DIR, load_config
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_search")]  # one worker builds the shared search
+pytestmark = pytest.mark.slow
 
 
 def _leaves(node: dict, prefix: str = "") -> list[str]:

@@ -21,7 +21,7 @@ from tests.search.tiny import TINY, tiny_config
 from tests.search.wandb_offline import config as wandb_config
 from tests.search.wandb_offline import history
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_search")]  # one worker builds the shared search
+pytestmark = pytest.mark.slow
 
 EPOCH_KEYS = [
     f"{split}_{name}"

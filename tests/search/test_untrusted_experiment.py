@@ -20,7 +20,7 @@ import torch
 from search.cli import main
 from search.experiment import EXPERIMENT_MANIFEST
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_search")]  # one worker builds the shared search
+pytestmark = pytest.mark.slow
 
 
 class _Payload:
