@@ -11,6 +11,9 @@ and optuna-dashboard shows no pruned trial. `TruthfulOptunaSearch` tells it inst
 - COMPLETE (with the value at the last step) only for a trial that reached `budget` steps, its full budget;
 - PRUNED for a trial stopped before that (by ASHA, or by the search's own end: a budget stopper, Ctrl-C is
   not a stop), with every intermediate value: Optuna records its last one as the trial's value;
+- a trial Tune restores that this searcher's saved state does not know (the driver died after Tune's
+  snapshot recorded the trial and before the searcher's snapshot did): its Optuna trial, asked before the
+  death and RUNNING in the journal with the trial's parameters, is adopted and told like any other;
 - FAIL for an errored trial, and for one stopped before it reported anything (TPE then ignores it instead
   of ranking it as the worst trial). An errored trial that `search resume` continues (Tune's
   `resume_errored`) cannot be reopened in Optuna: when it ends, a second Optuna trial with its parameters
@@ -77,7 +80,7 @@ class TruthfulOptunaSearch(OptunaSearch):
         if trial_id in self._completed_trials:
             log.warning("second completion of trial %s: %s", trial_id, result)
             return
-        ot_trial = self._ot_trials.get(trial_id)
+        ot_trial = self._optuna_trial(trial_id, result)
         if ot_trial is None:  # never suggested by this searcher (nothing to tell)
             return
         if result and not error:
@@ -137,5 +140,53 @@ class TruthfulOptunaSearch(OptunaSearch):
         step = int(step)
         if step <= self._last_step.get(trial_id, 0):
             return
-        self._ot_trials[trial_id].report(float(value), step)
+        ot_trial = self._optuna_trial(trial_id, result)
+        if ot_trial is None:
+            log.warning(
+                "trial %s is not in the Optuna study; its result at step %d is not told", trial_id, step
+            )
+            return
+        ot_trial.report(float(value), step)
         self._last_step[trial_id] = step
+
+    def _optuna_trial(self, trial_id: str, result: dict | None) -> optuna.Trial | None:
+        """The Optuna trial behind a Tune trial: the one this searcher asked for it, else (a restored state
+        that predates the ask) the RUNNING trial of the study, held by no other, with its parameters."""
+        if trial_id in self._ot_trials:
+            return self._ot_trials[trial_id]
+        config = _config_of(result or {})
+        if not config:
+            return None
+        held = {t.number for t in self._ot_trials.values()}
+        for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.number not in held and frozen.params and _same_params(frozen.params, config):
+                log.warning(
+                    "trial %s: adopting Optuna trial %d, asked before the driver stopped",
+                    trial_id,
+                    frozen.number,
+                )
+                self._ot_trials[trial_id] = optuna.Trial(self._ot_study, frozen._trial_id)
+                return self._ot_trials[trial_id]
+        return None
+
+
+def _config_of(result: dict) -> dict[str, Any]:
+    """A Tune result's trial config: nested under "config", or flattened to "config/<key>" (what Tune hands
+    a searcher)."""
+    if isinstance(result.get("config"), dict):
+        return result["config"]
+    return {key[len("config/") :]: value for key, value in result.items() if key.startswith("config/")}
+
+
+def _same_params(params: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether an Optuna trial's parameters are the values of the Tune config's keys of the same names."""
+    for name, value in params.items():
+        if name not in config:
+            return False
+        given = config[name]
+        if isinstance(value, float) and isinstance(given, (int, float)):
+            if not math.isclose(value, float(given), rel_tol=1e-12, abs_tol=1e-15):
+                return False
+        elif value != given:
+            return False
+    return True

@@ -84,6 +84,35 @@ def test_the_searcher_keeps_telling_the_truth_after_a_pickle_round_trip(tmp_path
     assert trial.state == TrialState.PRUNED and trial.intermediate_values == {1: 0.3, 2: 0.25}
 
 
+def test_a_trial_suggested_after_the_searchers_last_snapshot_is_adopted_on_restore(tmp_path):
+    """The driver died after Tune's snapshot recorded trial b and before the searcher's did: the restored
+    searcher never asked for b, but Optuna's journal holds b's trial, RUNNING. Tune runs b again; its results
+    go to that trial (no KeyError ending the search, no duplicate trial)."""
+    searcher, uri = _searcher_of(tmp_path, "lost-ask")
+    constructed = pickle.dumps(searcher)
+    searcher.suggest("a")
+    searcher.save(str(tmp_path / "searcher-state.pkl"))  # the searcher's last snapshot
+    config_b = searcher.suggest("b")  # asked (in the journal), then the driver died
+
+    restored = pickle.loads(constructed)
+    restored.restore(str(tmp_path / "searcher-state.pkl"))
+    flat = {f"config/{key}": value for key, value in config_b.items()}  # Tune hands searchers flat results
+    for step in range(1, EPOCHS):
+        restored.on_trial_result("b", {**_result(step, 0.1 * step), **flat})
+    restored.on_trial_complete("b", result={**_result(EPOCHS, 0.5), **flat})
+    restored.on_trial_complete("a", result={**_result(1, 0.2)})  # a, known to the snapshot, as before
+
+    trials = load_study(uri).get_trials()
+    assert len(trials) == 2  # no duplicate of b
+    b = next(t for t in trials if t.params == config_b)
+    assert (b.state, b.value) == (TrialState.COMPLETE, 0.5)
+    assert b.intermediate_values == {1: 0.1, 2: 0.2, 3: pytest.approx(0.3), 4: 0.5}
+    # A result of a trial the study never saw is dropped with a warning, not an error.
+    restored.on_trial_result("ghost", {**_result(1, 0.1), "config/train.lr_decay_rate": 0.123})
+    restored.on_trial_complete("ghost", result=_result(1, 0.1))
+    assert len(load_study(uri).get_trials()) == 2
+
+
 def test_an_errored_trial_that_resume_continues_is_added_again_when_it_ends(tmp_path):
     """`search resume` continues errored trials (resume_errored); Optuna cannot reopen a FAIL."""
     searcher, uri = _searcher_of(tmp_path, "errored")
