@@ -167,6 +167,9 @@ def resample(cols: dict, configs: np.ndarray) -> dict:
 
 def measures(cols: dict, metric: str, rng: np.random.Generator, pools: int = POOLS) -> dict[str, float]:
     ok = np.isfinite(cols[metric]) & np.isfinite(cols[ORACLE]) & np.isfinite(cols[TEST])
+    if not ok.any():  # a resample without a run that has this metric (domain_acc: adversarial runs only)
+        keys = ("wspearman_val", "wspearman_test", "regret_table", *(("regret_pool6",) if pools else ()))
+        return {**dict.fromkeys((*keys, "regret_epoch"), math.nan), "checkpoints": 0}
     score = oriented(metric, cols[metric][ok])
     oracle, test, configs, runs = cols[ORACLE][ok], cols[TEST][ok], cols["config"][ok], cols["run"][ok]
     pool = {"regret_pool6": pool_regret(score, oracle, test, configs, rng, pools)} if pools else {}
