@@ -98,7 +98,7 @@ def test_no_function_over_60_lines(package):
     assert not long, f"functions over {FUNCTION_LINES} lines: {long}"
 
 
-@pytest.mark.parametrize("package", ["models", "bench"])
+@pytest.mark.parametrize("package", ["data_pipeline", "models", "bench"])
 def test_at_most_two_local_imports_per_module(package):
     many = {relative(p): n for p in python_files(package) if (n := sum(i for *_, i in functions(p))) > LOCAL_IMPORTS_PER_MODULE}
     assert not many, f"modules with more than {LOCAL_IMPORTS_PER_MODULE} function-local imports: {many}"
