@@ -29,7 +29,6 @@ DEMO_CONFIG = ROOT / "search" / "configs" / "demo.yaml"
 
 # A small budget on the demo config (keys as in the search branch's search/config.py): two concurrent
 # trials, each holding one worker's logical GPU, so two trials can only run at once on two workers.
-# The driver-kill test adds a third trial, still running when the first two are done.
 SMALL_BUDGET = [
     "search.max_concurrent=2",
     "train.epochs=2",
@@ -52,14 +51,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
-    """One set of demo shards for both tests: the first launch writes them, the second finds them."""
+    """The demo shards, written by the launch into a folder of the module's own."""
     return tmp_path_factory.mktemp("shards")
 
 
 @pytest.fixture(scope="module")
 def local_cluster():
-    """clusters/local-cluster.sh start 2 on a private port and temp dir, shared by this module's tests
-    (a killed driver leaves the cluster usable); always stopped afterwards."""
+    """clusters/local-cluster.sh start 2 on a private port and temp dir (a killed driver leaves the cluster
+    usable for the resume); always stopped afterwards."""
     port = _free_port()
     cluster_dir = f"/tmp/ptlc-{port}"
     env = dict(os.environ)
@@ -127,32 +126,14 @@ def _trial_states(experiment: Path) -> dict[str, str]:
     return {trial.trial_id: trial.status for trial in analysis.trials}
 
 
-def test_search_launch_runs_trials_on_both_workers(local_cluster, tmp_path, shards):
-    env, address = local_cluster
-    sampler = GpuUsageSampler(env, address)
-    sampler.start()
-    try:
-        run = subprocess.run(
-            _launch_args("multinode", tmp_path / "exp", address, shards, trials=2),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    finally:
-        sampler.stop.set()
-        sampler.join()
-    assert run.returncode == 0, run.stderr[-3000:]
-    # Each worker has one logical GPU and each trial takes one: two at once means both workers ran trials.
-    assert sampler.most == 2.0
-    states = _trial_states(tmp_path / "exp" / "multinode")
-    assert len(states) == 2 and set(states.values()) == {"TERMINATED"}
-
-
-def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_path, shards):
+def test_a_search_runs_on_both_workers_and_a_new_driver_finishes_it_after_a_kill(local_cluster, tmp_path, shards):
+    """`search launch --address`: trials on both workers at once (one logical GPU each, one per trial); the
+    driver SIGKILLed once a trial finished; `search resume` on the cluster finishes every trial, keeping the
+    finished ones."""
     env, address = local_cluster
     experiment = tmp_path / "exp" / "killed"
+    sampler = GpuUsageSampler(env, address)
+    sampler.start()
     driver = subprocess.Popen(
         _launch_args("killed", tmp_path / "exp", address, shards, trials=4),
         cwd=ROOT,
@@ -183,6 +164,10 @@ def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_pat
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)  # the driver's own process group: started by this test
         driver.wait()
+        sampler.stop.set()
+        sampler.join()
+    # Each worker has one logical GPU and each trial takes one: two at once means both workers ran trials.
+    assert sampler.most == 2.0
 
     resumed = subprocess.run(
         _cli("resume", str(experiment)),
@@ -194,5 +179,5 @@ def test_driver_killed_mid_search_then_resume_finishes_it(local_cluster, tmp_pat
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     states = _trial_states(experiment)
-    assert set(states.values()) == {"TERMINATED"}
+    assert len(states) == 4 and set(states.values()) == {"TERMINATED"}
     assert done_before <= set(states)  # every trial finished before the kill is still there
