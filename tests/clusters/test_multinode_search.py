@@ -137,7 +137,7 @@ def test_a_search_runs_on_both_workers_and_a_new_driver_finishes_it_after_a_kill
     driver = subprocess.Popen(
         _launch_args("killed", tmp_path / "exp", address, shards, trials=4),
         cwd=ROOT,
-        env=env,
+        env={**env, "TUNE_GLOBAL_CHECKPOINT_S": "0"},  # a snapshot every step: a fast trial's end is seen
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
