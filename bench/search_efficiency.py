@@ -143,7 +143,7 @@ def run_search(config, uri: str, table: dict, budget: int, engine: str = "tune")
         ledger, stopper = _ledger_and_stopper(config.search.metric, budget)
         tuner = build_tuner(
             config, uri, callbacks_extra=[ledger], stop=stopper, trainable=replay_trial,
-            trainable_args={"table": table}, reuse_actors=True,
+            trainable_args={"table": table},
         )  # fmt: skip
         tuner.fit()
         rows = ledger.rows[:budget]

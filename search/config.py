@@ -145,6 +145,9 @@ class SearchConfig:
     algorithm: Literal["tpe", "random"] = Field("tpe", description="Optuna's TPE or random sampling")
     num_samples: StrictInt = Field(8, ge=1, description="trials in all")
     max_concurrent: StrictInt = Field(2, ge=1, description="trials running at once")
+    reuse_actors: StrictBool = Field(
+        True, description="a finished trial's process runs the next trial of equal resources (no new torch/CUDA start)"
+    )
     seed: StrictInt = Field(0, ge=0, description="sampler seed")
     evaluate_defaults_first: StrictBool = Field(
         True, description="the config's own values are the first trial"

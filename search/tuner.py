@@ -143,13 +143,11 @@ def build_tuner(
     stop=None,
     trainable=run_trial,
     trainable_args: dict | None = None,
-    reuse_actors: bool = False,
 ):
     """A fresh Tuner for `config` whose experiment lives at `uri` (or its handle); `stop` is
     RunConfig's stop criterion (e.g. a tune.Stopper ending the search at a budget of trial-epochs).
     `trainable(params, experiment, **trainable_args)` is the product's trial unless a benchmark replays
-    recorded curves through the same searcher and scheduler (bench/search_efficiency.py); such a
-    benchmark's trials last milliseconds, so it lets `reuse_actors` keep one trial process for all."""
+    recorded curves through the same searcher and scheduler (bench/search_efficiency.py)."""
     experiment, where = config.to_dict(), Experiment.of(uri)
     scheduler = build_scheduler(config)
     callbacks = list(callbacks_extra or [])
@@ -169,7 +167,7 @@ def build_tuner(
             num_samples=config.search.num_samples,
             max_concurrent_trials=config.search.max_concurrent,
             time_budget_s=config.search.time_budget_s,
-            reuse_actors=reuse_actors,
+            reuse_actors=config.search.reuse_actors,
         ),
         run_config=run_config(
             config,

@@ -347,7 +347,11 @@ def build_study_tuner(
     return tune.Tuner(
         trainable,
         param_space={"arm": tune.grid_search(list(arms)), "train.seed": tune.grid_search(list(seeds))},
-        tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=config.search.max_concurrent),
+        tune_config=tune.TuneConfig(
+            num_samples=1,
+            max_concurrent_trials=config.search.max_concurrent,
+            reuse_actors=config.search.reuse_actors,
+        ),
         run_config=run_config(
             config,
             uri,

@@ -165,7 +165,7 @@ def test_a_real_search_tells_optuna_pruned_and_complete_at_the_right_steps(tmp_p
     uri = str(tmp_path / "runs" / "real-search")
     write_experiment_manifest(uri, "real-search", config)
     init_ray(None, {})
-    build_tuner(config, uri, trainable=curve_trial, reuse_actors=True).fit()
+    build_tuner(config, uri, trainable=curve_trial).fit()
 
     tune_steps = {}  # trial's adv_weight -> its reported (step, value)s, from Tune's own result files
     for result_file in Path(uri).glob("*/result.json"):

@@ -49,7 +49,7 @@ def experiment(tmp_path_factory):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray's workers cannot import tests/
     init_ray(None, {})
     try:
-        build_tuner(config, uri, trainable=curve_trial, reuse_actors=True).fit()  # millisecond trials: one process
+        build_tuner(config, uri, trainable=curve_trial).fit()
     finally:
         import ray
 
