@@ -20,10 +20,10 @@ def shift_factors():
     return load_bench_script("shift_factors")
 
 
-def test_gap_per_factor_from_the_studys_classic_models(tmp_path, ray_session, shift_factors):
+def test_gap_per_factor_from_the_studys_classic_models(tmp_path, shard_root, ray_session, shift_factors):
     config = tiny_config(
         tmp_path,
-        data={**TINY["data"], "shards": str(tmp_path / "shards")},
+        data={**TINY["data"], "shards": shard_root},
         train={**TINY["train"], "epochs": 2, "steps_per_epoch": 2},
         tracking={"wandb": "none"},
     )

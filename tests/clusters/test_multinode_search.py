@@ -38,6 +38,8 @@ SMALL_BUDGET = [
     "tracking.wandb=none",
     "warm_start.pretrain_epochs=0",  # the demo pretrains 30 x 50 steps first; these tests are about the cluster
     "train.steps_per_epoch=5",
+    "data.demo_clips=24",  # the demo's 200 clips and 320 target images are data volume, not what is tested
+    "data.demo_target_images=96",
 ]
 
 

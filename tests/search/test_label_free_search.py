@@ -1,5 +1,5 @@
 """A search with no target labels at all: an unlabelled folder of photos as the target, trials selected by a
-label-free score, then inspect and export (real Ray Data enhancement, Ray Tune, Optuna, W&B offline)."""
+label-free score, then inspect and export (real Ray Data enhancement, Ray Tune, Optuna)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def unlabelled(tmp_path_factory, shard_root):
             "max_concurrent": 2,
             "space": {"train.adv_weight": {"type": "uniform", "low": 0.0, "high": 1.0}},
         },
+        tracking={"wandb": "none"},
     )
     try:
         outcome = launch(config, name="unlabelled")
