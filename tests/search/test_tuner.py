@@ -3,12 +3,11 @@ run in a reused process trains exactly as one in a fresh process."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import ray
 
+from search.experiment import Experiment
+from search.results.tune_files import read_trials
 from search.tuner import launch
 from tests.search.tiny import TINY, tiny_config
 
@@ -17,10 +16,8 @@ pytestmark = pytest.mark.slow
 
 def _trial_rows(experiment: str) -> list[list[dict]]:
     """Each trial's reported rows, in the order the trials started."""
-    trials = [
-        [json.loads(line) for line in path.read_text().splitlines()]
-        for path in Path(experiment).glob("*/result.json")
-    ]
+    where = Experiment(experiment)
+    trials = [t.results for t in read_trials(where.filesystem, where.path)]
     return sorted(trials, key=lambda rows: rows[0]["timestamp"] - rows[0]["time_total_s"])
 
 
