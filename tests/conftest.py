@@ -49,6 +49,19 @@ def restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
+    _sync_ray_auth_mode()
+
+
+def _sync_ray_auth_mode() -> None:
+    """Ray caches RAY_AUTH_MODE in its C++ config when it connects and re-reads it only when it turns token auth
+    on by itself; after a test that joined a loopback cluster with `disabled`, the restored `token` would start
+    the next local Ray's GCS with token auth while this process talked to it without one (InvalidAuthToken)."""
+    from ray._raylet import AuthenticationMode, Config, get_authentication_mode
+
+    wants_token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+    has_token = get_authentication_mode() == AuthenticationMode.TOKEN
+    if wants_token != has_token and not ray.is_initialized():
+        Config.initialize("")
 
 
 @pytest.fixture
