@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ from search.results.tune_files import error_summary, read_trials
 from search.searcher import TruthfulOptunaSearch
 from search.shards import check_splits, prepare_shards
 from search.space import default_point, make_sampler, optuna_space
+from search.stop_signals import GracefulStop
 from search.tracking import tracking_callbacks
 from search.trainable import run_trial
 from search.warm_start import check_warm_start, prepare_warm_start
@@ -47,13 +47,14 @@ class SearchOutcome:
     finished: int
     errored: int
     unfinished: int
+    not_started: int = 0  # trials of the budget the searcher had not proposed when a stop signal came
     best: TrialRow | None = None
     timings: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # errored trial id -> its exception, one line
 
     @property
     def interrupted(self) -> bool:
-        return self.unfinished > 0
+        return self.unfinished > 0 or self.not_started > 0
 
     @property
     def failed(self) -> bool:
@@ -183,26 +184,9 @@ def build_tuner(
     )
 
 
-class _TermAsGracefulStop:
-    """Turn SIGTERM (a cluster stopping the driver) into Tune's graceful SIGUSR1 stop for the block."""
-
-    def __enter__(self):
-        self._previous = None
-        if hasattr(signal, "SIGUSR1"):
-            try:
-                self._previous = signal.signal(
-                    signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGUSR1)
-                )
-            except ValueError:  # not the main thread
-                self._previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-
-def _outcome(experiment: Experiment, timings: dict[str, float]) -> SearchOutcome:
+def _outcome(experiment: Experiment, timings: dict[str, float], *, stopped: bool = False) -> SearchOutcome:
+    """What the experiment's files say happened; `stopped`: a stop signal ended the search, so trials of the
+    budget that were never proposed are still to run."""
     config, rows, extra = collect(experiment)
     errors = {
         trial.trial_id: error_summary(experiment.filesystem, trial) or "no error.txt"
@@ -217,6 +201,7 @@ def _outcome(experiment: Experiment, timings: dict[str, float]) -> SearchOutcome
         finished=finished,
         errored=errored,
         unfinished=len(rows) - finished - errored,
+        not_started=max(0, config.search.num_samples - len(rows)) if stopped else 0,
         best=best_row(rows, config.search.metric, config.search.mode),
         timings=timings,
         errors=errors,
@@ -251,8 +236,10 @@ def launch(
     name: str | None = None,
     address: str | None = None,
     if_exists: str = "error",
+    callbacks: list | None = None,
 ) -> SearchOutcome:
-    """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume"."""
+    """Prepare the shards, then run the search of `config`; `if_exists` is "error" or "resume";
+    `callbacks`: Tune callbacks of your own (logging, alerts) beside the project's."""
     name = name or f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if if_exists == "resume":
         existing = Experiment(experiment_uri(config.storage.path, name))
@@ -271,7 +258,7 @@ def launch(
     start = time.perf_counter()
     config = prepare_warm_start(config, experiment)  # pretrains once when asked; checked before any trial
     timings["warm_start_s"] = time.perf_counter() - start
-    return _fit(build_tuner(config, experiment), experiment, timings)
+    return _fit(build_tuner(config, experiment, callbacks_extra=callbacks), experiment, timings)
 
 
 def resume(uri: str, *, address: str | None = None, more: int = 0) -> SearchOutcome:
@@ -341,10 +328,10 @@ def _add_samples(fs, path: str, more: int) -> None:
 def _fit(tuner, experiment: Experiment, timings: dict[str, float]) -> SearchOutcome:
     """Run the Tuner (SIGTERM stops it gracefully), keep Optuna's journal, and sum up what happened."""
     start = time.perf_counter()
-    with _TermAsGracefulStop():
+    with GracefulStop() as stop:
         tuner.fit()
     timings["search_s"] = time.perf_counter() - start
-    return _outcome(experiment, timings)
+    return _outcome(experiment, timings, stopped=stop.requested)
 
 
 def raise_if_failed(outcome: SearchOutcome) -> None:
@@ -362,6 +349,8 @@ def raise_if_failed(outcome: SearchOutcome) -> None:
 def raise_if_interrupted(outcome: SearchOutcome) -> None:
     if outcome.interrupted:
         raise SearchInterrupted(
-            f"{outcome.unfinished} of {outcome.num_trials} trials did not finish; continue with "
+            f"{outcome.unfinished} of {outcome.num_trials} trials did not finish"
+            + (f" and {outcome.not_started} more did not start" if outcome.not_started else "")
+            + "; continue with "
             f"`posetune search resume {outcome.experiment_uri}`"
         )

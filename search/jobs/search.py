@@ -51,7 +51,9 @@ def print_outcome(outcome) -> None:
     (raises SearchInterrupted or SearchFailed, after the counts, where the search did not end well)."""
     print(
         f"\n{outcome.finished} finished, {outcome.errored} errored, {outcome.unfinished} unfinished "
-        f"of {outcome.num_trials} trials in {outcome.experiment_uri}"
+        f"of {outcome.num_trials} trials"
+        + (f" ({outcome.not_started} not started)" if outcome.not_started else "")
+        + f" in {outcome.experiment_uri}"
     )
     if outcome.best:
         shown = {

@@ -41,10 +41,11 @@ from search.cluster import start_ray
 from search.config import ExperimentConfig, config_from_dict
 from search.console import progress_callbacks
 from search.credentials import redact_argv
-from search.errors import ConfigError, SearchFailed
+from search.errors import ConfigError, SearchFailed, SearchInterrupted
 from search.experiment import Experiment, experiment_uri
 from search.results.trials import inspect
 from search.shards import build_train_data, check_splits, prepare_shards, shard_dir
+from search.stop_signals import GracefulStop
 from search.study.report import (
     BASELINE,
     EPOCH_TEST,
@@ -405,7 +406,9 @@ def run_study(
         prepare_shards(config.with_params({"data.brightness": brightness}))
         check_splits(config.with_params({"data.brightness": brightness}), test=True)
     tuner = _study_tuner(study_experiment, name, config, arms, seeds, label_free, resume=resume)
-    runs, failed, checkpoints = gather_runs(tuner.fit())
+    with GracefulStop() as stop:  # SIGTERM or Ctrl-C: the trials so far are kept, --resume runs the rest
+        results = tuner.fit()
+    runs, failed, checkpoints = gather_runs(results, arms, seeds)
     notes = {  # how it ran: a wall time means little without the machine's load
         "command": redact_argv(sys.argv),
         "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
@@ -416,7 +419,7 @@ def run_study(
     study = StudyResult(
         study_experiment.uri, out, arms, list(range(seeds)), runs, checkpoints, wall_s=wall_s, notes=notes
     )
-    return _write_study(study, failed, name)
+    return _write_study(study, failed, name, interrupted=stop.requested)
 
 
 def _study_tuner(experiment: Experiment, name: str, config, arms, seeds: int, label_free: str, *, resume):
@@ -465,12 +468,13 @@ def _study_experiment(config: ExperimentConfig, name: str, resume: bool) -> Expe
     )
 
 
-def gather_runs(results) -> tuple[list[dict], list[str], list[dict]]:
-    """From the study's ResultGrid: each finished trial's test metrics (a run), each unfinished trial
-    (`arm/seed N: why`), and every epoch's checkpoint row (`checkpoint_rows`)."""
-    runs, failed, checkpoints = [], [], []
+def gather_runs(results, arms, seeds: int) -> tuple[list[dict], list[str], list[dict]]:
+    """From the study's ResultGrid: each finished trial's test metrics (a run), each unfinished or never
+    started arm × seed (`arm/seed N: why`), and every epoch's checkpoint row (`checkpoint_rows`)."""
+    runs, failed, checkpoints, seen = [], [], [], set()
     for result in results:
         arm, seed = result.config["arm"], int(result.config["train.seed"])
+        seen.add((arm, seed))
         checkpoints += checkpoint_rows(result, arm, seed)
         metrics = result.metrics or {}
         if result.error is not None or SPLITS["target"] + names.PDJ20 not in metrics:
@@ -482,17 +486,23 @@ def gather_runs(results) -> tuple[list[dict], list[str], list[dict]]:
             if k.startswith(("test_", LABEL_FREE_PICK)) or k == "best_epoch"
         }
         runs.append({"arm": arm, "seed": seed, **keep})
+    failed += [
+        f"{arm}/seed {seed}: not started" for arm in arms for seed in range(seeds) if (arm, seed) not in seen
+    ]
     return runs, failed, checkpoints
 
 
-def _write_study(study: StudyResult, failed: list[str], name: str) -> StudyResult:
-    """Write the tables of the trials that finished, even when others did not; SearchFailed naming those."""
+def _write_study(
+    study: StudyResult, failed: list[str], name: str, *, interrupted: bool = False
+) -> StudyResult:
+    """Write the tables of the trials that finished, even when others did not; SearchFailed naming those
+    (SearchInterrupted where a stop signal ended the study)."""
     if study.runs:
         study.files = write_outputs(study)
     if failed:
         runs, uri = study.runs, study.experiment_uri
         written = f"tables of the {len(runs)} that finished in {study.out}; " if runs else ""
-        raise SearchFailed(
+        raise (SearchInterrupted if interrupted else SearchFailed)(
             f"{uri}: {len(failed)} of {len(failed) + len(runs)} study trials did not finish ("
             + "; ".join(failed[:5])
             + f"); {written}run them again with `posetune study --resume --name {name}` and the same options"
