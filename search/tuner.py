@@ -326,7 +326,7 @@ def _add_samples(fs, path: str, more: int) -> None:
 
 
 def _fit(tuner, experiment: Experiment, timings: dict[str, float]) -> SearchOutcome:
-    """Run the Tuner (SIGTERM stops it gracefully), keep Optuna's journal, and sum up what happened."""
+    """Run the Tuner (SIGTERM or Ctrl-C stops it gracefully, `GracefulStop`) and sum up what happened."""
     start = time.perf_counter()
     with GracefulStop() as stop:
         tuner.fit()
