@@ -1,16 +1,19 @@
-"""Fixtures shared across packages: Ray clean-up, and tiny demo shards made once per test session."""
+"""Fixtures shared across packages: the suite's own Ray cluster, Ray clean-up, and tiny demo shards made once
+per test session."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 import ray
 
 from search.cluster import init_ray
 from search.shards import prepare_shards
+from tests.s3_server import credentials_env
 from tests.search.tiny import TINY, tiny_config
 
 # The suite runs as on a machine that never ran Ray: an empty temp root (no /tmp/ray, no Ray address file, no
@@ -18,6 +21,7 @@ from tests.search.tiny import TINY, tiny_config
 # and removed at the end, for this process and every subprocess it starts. Kept short: Ray's socket paths
 # must fit in 107 bytes.
 FRESH_ROOT_ENV = "POSETUNE_TEST_FRESH_ROOT"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config):
@@ -64,11 +68,62 @@ def _sync_ray_auth_mode() -> None:
         Config.initialize("")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def suite_ray_cluster():
+    """One Ray head (two CPUs, in the fresh root) that every test's driver joins as a job of its own through
+    RAY_ADDRESS, as drivers join a real cluster; CLI processes a test starts with this environment join it too.
+    A local Ray costs about 4 CPU-s to start and 1.3 s to stop, and the suite would start about 40.
+    Tests of the local-start path itself ask for `local_ray`; the cluster tests start clusters of their own."""
+    from ray.cluster_utils import Cluster
+
+    temp_dir = os.path.join(os.environ[FRESH_ROOT_ENV], "r")
+    os.makedirs(os.path.join(temp_dir, "ray"), mode=0o700)  # private, like the one init_ray makes
+    saved = dict(os.environ)
+    # Cluster writes its address file into Ray's default temp dir; its workers import the checkout and
+    # the test modules (Tune pickles a test's trainable by reference to its module) from any cwd.
+    os.environ["RAY_TMPDIR"] = temp_dir
+    _turn_on_token_auth()
+    saved["RAY_AUTH_MODE"] = "token"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ.update(credentials_env())  # the nodes' own credentials for the tests' S3 server
+    try:
+        cluster = Cluster(
+            initialize_head=True, head_node_args={"num_cpus": 2, "temp_dir": temp_dir, "include_dashboard": False}
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    os.environ["RAY_ADDRESS"] = cluster.address
+    try:
+        yield cluster
+    finally:
+        os.environ.pop("RAY_ADDRESS", None)
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def _turn_on_token_auth() -> None:
+    """Token auth for every Ray in the suite, as a local `ray.init()` turns it on by itself: the token made now in
+    the fresh HOME, the mode in the environment before any process reads it. A driver in token mode answers no
+    call from a worker without a token, so the suite's cluster and its drivers must agree from the start."""
+    from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
+
+    os.environ["RAY_AUTH_MODE"] = "token"
+    _sync_ray_auth_mode()
+    ensure_token_if_auth_enabled(None, create_token_if_missing=True)
+
+
 @pytest.fixture
 def ray_session():
-    """Ray is started by the code under test (search.cluster.init_ray); this makes sure it goes away."""
+    """Ray is started or joined by the code under test (search.cluster.init_ray); this makes sure it goes away."""
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def local_ray(monkeypatch, ray_session):
+    """The code under test starts a local Ray of its own, as on a laptop with no cluster (no RAY_ADDRESS)."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
 
 
 @pytest.fixture(scope="session")

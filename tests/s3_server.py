@@ -18,6 +18,17 @@ ACCESS_KEY = "AKIAPOSETUNETESTS000"
 SECRET_KEY = "moto-accepts-any-secret"
 
 
+def credentials_env() -> dict[str, str]:
+    """The credentials every process reaching the server reads from its environment: drivers, and the suite's
+    Ray nodes (a cluster's nodes hold their own, as an instance profile gives them)."""
+    return {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 @dataclass
 class S3Server:
     """The running server: its endpoint, a filesystem on it, and URIs into a fresh bucket."""
@@ -27,12 +38,7 @@ class S3Server:
 
     def env(self) -> dict[str, str]:
         """Environment a driver process needs to reach the server."""
-        return {
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        return credentials_env()
 
     def bucket(self) -> str:
         """A new empty bucket (tests never share one)."""

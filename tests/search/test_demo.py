@@ -15,7 +15,7 @@ from tests.search.tiny import tiny_config
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_every_stage_and_exports_the_best_model(tmp_path, ray_session, capsys):
+def test_demo_runs_every_stage_and_exports_the_best_model(tmp_path, local_ray, capsys):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_config(tmp_path, tracking={"wandb": "none"}).to_dict()))
     out = tmp_path / "demo"
