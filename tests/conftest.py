@@ -14,7 +14,7 @@ import ray
 from search.cluster import init_ray
 from search.shards import prepare_shards
 from tests.s3_server import credentials_env
-from tests.search.tiny import TINY, tiny_config
+from tests.search.tiny import STUDY_ARMS, TINY, tiny_config
 
 # The suite runs as on a machine that never ran Ray: an empty temp root (no /tmp/ray, no Ray address file, no
 # posetune-ray folder) and an empty HOME (no ~/.ray auth token, no W&B or matplotlib settings), made at start
@@ -155,3 +155,35 @@ def tiny_search(tmp_path_factory, shard_root):
         ray.shutdown()
     return config, outcome
 
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory, shard_root):
+    """One real `posetune study` (STUDY_ARMS x 2 seeds of 2 epochs, from one pretrained warm start) shared by
+    the tests that read a study back: `(config, root, printed)`, its storage under `root / "runs"`, its
+    tables in `root / "study"`, `printed` what the command wrote to stdout."""
+    import contextlib
+    import io
+
+    import yaml
+
+    from search.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-study")
+    config = tiny_config(
+        root,
+        data={**TINY["data"], "shards": shard_root},
+        train={**TINY["train"], "epochs": 2, "steps_per_epoch": 2},
+        tracking={"wandb": "none"},
+        warm_start={"pretrain_epochs": 1, "pretrain_set": {"train.steps_per_epoch": 2}},
+    )
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    argv = ["study", "--config", str(path), "--seeds", "2", "--arms", ",".join(STUDY_ARMS), "--out", str(root / "study")]
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            code = main(argv)
+    finally:
+        ray.shutdown()
+    assert code == 0, printed.getvalue()[-3000:]
+    return config, root, printed.getvalue()

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from bench.tiny import TINY, tiny_config  # noqa: F401  (the tests import them from here)
 
+# The arms of the shared tiny study (tests/conftest.py `tiny_study`): the baseline and two levers.
+STUDY_ARMS = ["classic", "enhanced", "adversarial"]
+
 
 def cli(*args: str, env: dict, cwd: Path | None = None) -> subprocess.Popen:
     """`posetune ARGS` as a driver process of its own (its own session and process group, so a kill takes

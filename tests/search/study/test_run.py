@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
-from search.cli import main
 from search.config import config_from_dict
 from search.experiment import EXPERIMENT_MANIFEST
 from search.study.report import COLUMNS, LABEL_FREE_SELECTION
 from search.study.run import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
-from tests.search.tiny import TINY, tiny_config
+from tests.search.tiny import STUDY_ARMS, TINY, tiny_config
 
-ARMS = ["classic", "enhanced", "adversarial"]
+ARMS = STUDY_ARMS
 
 
 def test_arms_follow_the_study():
@@ -56,23 +55,12 @@ def test_classic_always_runs_first_and_the_default_arms_are_the_levers_alone():
 
 
 @pytest.mark.slow
-def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session, capsys):
-    config = tiny_config(
-        tmp_path,
-        data={**TINY["data"], "shards": shard_root},
-        train={**TINY["train"], "epochs": 2, "steps_per_epoch": 2},
-        tracking={"wandb": "none"},
-        warm_start={"pretrain_epochs": 1, "pretrain_set": {"train.steps_per_epoch": 2}},
-    )
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config.to_dict()))
-    out = tmp_path / "study"
-    code = main(["study", "--config", str(path), "--seeds", "2", "--arms", ",".join(ARMS), "--out", str(out)])
-    assert code == 0
-    printed = capsys.readouterr().out
+def test_study_command_gives_a_complete_table(tiny_study):
+    _, root, printed = tiny_study
+    out = root / "study"
     # one source-only model, pretrained once, recorded, and the checkpoint every arm x seed started from
     assert printed.count("warm start: pretraining") == 1
-    (study_folder,) = (tmp_path / "runs").glob("*-study-*")
+    (study_folder,) = (root / "runs").glob("*-study-*")
     recorded = json.loads((study_folder / EXPERIMENT_MANIFEST).read_text())
     assert recorded["warm_start"]["made_by"] == "pretrain"
     assert recorded["config"]["train"]["init_from"] == recorded["warm_start"]["checkpoint"]
@@ -125,7 +113,7 @@ def test_study_command_gives_a_complete_table(tmp_path, shard_root, ray_session,
         assert row["n_seeds"] == "2"
         for _, suffix in COLUMNS:
             assert math.isfinite(float(row[f"{suffix}_mean"])) and float(row[f"{suffix}_std"]) >= 0
-    _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(tmp_path / "runs")
+    _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(root / "runs")
     markdown = (out / "table.md").read_text()
     assert "Target domain, test split" in markdown and "Source domain, test split" in markdown
     assert "Effect of each arm" in markdown and "Noise" in markdown
@@ -212,7 +200,7 @@ def test_a_retried_trial_fetches_its_best_epoch_from_storage(tmp_path, ray_sessi
 
     from search.study.run import SELECTION_METRIC
 
-    ray.init(address="local", num_cpus=1, include_dashboard=False)
+    ray.init()  # joins the suite's cluster (RAY_ADDRESS)
     results = tune.Tuner(
         _two_epochs_then_fetch_the_best,
         run_config=tune.RunConfig(
