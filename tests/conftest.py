@@ -3,6 +3,7 @@ per test session."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -42,18 +43,40 @@ def pytest_unconfigure(config):
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def environment_kept():
+    """The environment as it was, whatever the code inside sets: the commands a test or a shared fixture
+    runs in-process set variables for their own Ray, Tune and W&B (RAY_TMPDIR, WANDB_MODE,
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS, ...), as they may in a CLI process that exits; left behind, they
+    changed how a later test's Ray cluster started its trials and what Tune wrote for them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _sync_ray_auth_mode()
+
+
 @pytest.fixture(autouse=True)
 def restore_environment():
-    """Each test gets the environment the previous one started with: the commands a test runs in-process
-    set variables for their own Ray and W&B (RAY_TMPDIR, WANDB_MODE, ...), as they may in a CLI process
-    that exits; left behind, they changed how a later test's Ray cluster started its trials."""
-    import os
+    """Each test gets the environment the previous one started with (`environment_kept`)."""
+    with environment_kept():
+        yield
 
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    _sync_ray_auth_mode()
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """A test module's shared fixture leaves the environment as it found it (`environment_kept`): set up
+    before the first test's own snapshot, what it set stayed for every later test (a study's
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS once kept Tune from logging a cluster test's results). pytest asks
+    this conftest about the fixtures of test modules and tests only; the session fixtures below keep it
+    themselves."""
+    if fixturedef.scope != "module":
+        yield
+        return
+    with environment_kept():
+        yield
 
 
 def _sync_ray_auth_mode() -> None:
@@ -131,12 +154,13 @@ def shard_root(tmp_path_factory):
     """Demo data generated and enhanced once (brightness on and off) for every search test."""
     root = tmp_path_factory.mktemp("shards")
     config = tiny_config(root, data={**TINY["data"], "shards": str(root)})
-    init_ray(None, {})
-    try:
-        prepare_shards(config)
-        prepare_shards(config.with_params({"data.brightness": False}))
-    finally:
-        ray.shutdown()
+    with environment_kept():
+        init_ray(None, {})
+        try:
+            prepare_shards(config)
+            prepare_shards(config.with_params({"data.brightness": False}))
+        finally:
+            ray.shutdown()
     return str(root)
 
 
@@ -149,10 +173,11 @@ def tiny_search(tmp_path_factory, shard_root):
 
     tmp = tmp_path_factory.mktemp("tiny-search")
     config = tiny_config(tmp, data={**TINY["data"], "shards": shard_root})
-    try:
-        outcome = launch(config, name="tiny")
-    finally:
-        ray.shutdown()
+    with environment_kept():
+        try:
+            outcome = launch(config, name="tiny")
+        finally:
+            ray.shutdown()
     return config, outcome
 
 
@@ -161,7 +186,6 @@ def tiny_study(tmp_path_factory, shard_root):
     """One real `posetune study` (STUDY_ARMS x 2 seeds of 2 epochs, from one pretrained warm start) shared by
     the tests that read a study back: `(config, root, printed)`, its storage under `root / "runs"`, its
     tables in `root / "study"`, `printed` what the command wrote to stdout."""
-    import contextlib
     import io
 
     import yaml
@@ -180,10 +204,10 @@ def tiny_study(tmp_path_factory, shard_root):
     path.write_text(yaml.safe_dump(config.to_dict()))
     argv = ["study", "--config", str(path), "--seeds", "2", "--arms", ",".join(STUDY_ARMS), "--out", str(root / "study")]
     printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
+    with environment_kept(), contextlib.redirect_stdout(printed):
+        try:
             code = main(argv)
-    finally:
-        ray.shutdown()
+        finally:
+            ray.shutdown()
     assert code == 0, printed.getvalue()[-3000:]
     return config, root, printed.getvalue()
