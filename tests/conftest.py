@@ -101,21 +101,16 @@ def suite_ray_cluster():
 
     temp_dir = os.path.join(os.environ[FRESH_ROOT_ENV], "r")
     os.makedirs(os.path.join(temp_dir, "ray"), mode=0o700)  # private, like the one init_ray makes
-    saved = dict(os.environ)
-    # Cluster writes its address file into Ray's default temp dir; its workers import the checkout and
-    # the test modules (Tune pickles a test's trainable by reference to its module) from any cwd.
-    os.environ["RAY_TMPDIR"] = temp_dir
-    _turn_on_token_auth()
-    saved["RAY_AUTH_MODE"] = "token"
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ.update(credentials_env())  # the nodes' own credentials for the tests' S3 server
-    try:
+    _turn_on_token_auth()  # for the whole session: the cluster and every driver
+    with environment_kept():  # what only the cluster's own processes get
+        # Cluster writes its address file into Ray's default temp dir; its workers import the checkout and
+        # the test modules (Tune pickles a test's trainable by reference to its module) from any cwd.
+        os.environ["RAY_TMPDIR"] = temp_dir
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        os.environ.update(credentials_env())  # the nodes' own credentials for the tests' S3 server
         cluster = Cluster(
             initialize_head=True, head_node_args={"num_cpus": 2, "temp_dir": temp_dir, "include_dashboard": False}
         )
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     os.environ["RAY_ADDRESS"] = cluster.address
     try:
         yield cluster
@@ -184,7 +179,7 @@ def tiny_search(tmp_path_factory, shard_root):
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory, shard_root):
     """One real `posetune study` (STUDY_ARMS x 2 seeds of 2 epochs, from one pretrained warm start) shared by
-    the tests that read a study back: `(config, root, printed)`, its storage under `root / "runs"`, its
+    the tests that read a study back: `(root, printed)`, its storage under `root / "runs"`, its
     tables in `root / "study"`, `printed` what the command wrote to stdout."""
     import io
 
@@ -210,4 +205,4 @@ def tiny_study(tmp_path_factory, shard_root):
         finally:
             ray.shutdown()
     assert code == 0, printed.getvalue()[-3000:]
-    return config, root, printed.getvalue()
+    return root, printed.getvalue()

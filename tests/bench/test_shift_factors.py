@@ -19,7 +19,7 @@ def shift_factors():
 
 
 def test_gap_per_factor_from_the_studys_classic_models(tmp_path, tiny_study, ray_session, shift_factors):
-    _, root, _ = tiny_study
+    root, _ = tiny_study
     study_out = root / "study"
     with open(study_out / "runs.csv") as f:
         study_runs = {int(r["seed"]): r for r in csv.DictReader(f) if r["arm"] == "classic"}

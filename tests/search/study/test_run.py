@@ -16,8 +16,6 @@ from search.study.report import COLUMNS, LABEL_FREE_SELECTION
 from search.study.run import BEST_ARM, DEFAULT_ARMS, arm_overrides, evaluate_on_test, select_arms
 from tests.search.tiny import STUDY_ARMS, TINY, tiny_config
 
-ARMS = STUDY_ARMS
-
 
 def test_arms_follow_the_study():
     config = config_from_dict(
@@ -56,7 +54,7 @@ def test_classic_always_runs_first_and_the_default_arms_are_the_levers_alone():
 
 @pytest.mark.slow
 def test_study_command_gives_a_complete_table(tiny_study):
-    _, root, printed = tiny_study
+    root, printed = tiny_study
     out = root / "study"
     # one source-only model, pretrained once, recorded, and the checkpoint every arm x seed started from
     assert printed.count("warm start: pretraining") == 1
@@ -64,17 +62,17 @@ def test_study_command_gives_a_complete_table(tiny_study):
     recorded = json.loads((study_folder / EXPERIMENT_MANIFEST).read_text())
     assert recorded["warm_start"]["made_by"] == "pretrain"
     assert recorded["config"]["train"]["init_from"] == recorded["warm_start"]["checkpoint"]
-    assert all(f"| {arm} | 2 |" in printed for arm in ARMS)
+    assert all(f"| {arm} | 2 |" in printed for arm in STUDY_ARMS)
     assert "| Δ target PDJ@.2 all [95 % CI] | Δ target PDJ@.2 elbows [95 % CI] |" in printed  # the effects
-    assert printed.count("(baseline)") == 3 and printed.count("**") >= 2 * 3 * (len(ARMS) - 1)  # verdicts
+    assert printed.count("(baseline)") == 3 and printed.count("**") >= 2 * 3 * (len(STUDY_ARMS) - 1)  # verdicts
     # progress: a line per trial start (arm and seed) and per trial-epoch; the wall time in the summary
-    assert all(f"started: arm={arm}, train.seed={seed}" in printed for arm in ARMS for seed in (0, 1))
-    assert printed.count(" epoch 2/2: source-val PDJ@0.2 ") == 2 * len(ARMS)
+    assert all(f"started: arm={arm}, train.seed={seed}" in printed for arm in STUDY_ARMS for seed in (0, 1))
+    assert printed.count(" epoch 2/2: source-val PDJ@0.2 ") == 2 * len(STUDY_ARMS)
     assert json.loads((out / "study.json").read_text())["wall_s"] > 0
 
     with open(out / "runs.csv") as f:
         runs = list(csv.DictReader(f))
-    assert sorted((r["arm"], int(r["seed"])) for r in runs) == sorted((a, s) for a in ARMS for s in (0, 1))
+    assert sorted((r["arm"], int(r["seed"])) for r in runs) == sorted((a, s) for a in STUDY_ARMS for s in (0, 1))
     for run in runs:
         for split in ("test_target_", "test_source_"):
             for _, suffix in COLUMNS:
@@ -93,7 +91,7 @@ def test_study_command_gives_a_complete_table(tiny_study):
     with open(out / "checkpoints.csv") as f:
         checkpoints = list(csv.DictReader(f))
     assert sorted((r["arm"], int(r["seed"]), int(r["epoch"])) for r in checkpoints) == sorted(
-        (a, s, e) for a in ARMS for s in (0, 1) for e in (1, 2)
+        (a, s, e) for a in STUDY_ARMS for s in (0, 1) for e in (1, 2)
     )
     by_run = {(r["arm"], int(r["seed"]), int(r["epoch"])): r for r in checkpoints}
     for run in runs:  # the labelled pick's row holds the very score the run reports for it
@@ -107,7 +105,7 @@ def test_study_command_gives_a_complete_table(tiny_study):
     with open(out / "table.csv") as f:
         table = list(csv.DictReader(f))
     assert [(r["arm"], r["split"]) for r in table] == [
-        (a, s) for s in ("target test", "source test") for a in ARMS
+        (a, s) for s in ("target test", "source test") for a in STUDY_ARMS
     ]
     for row in table:
         assert row["n_seeds"] == "2"
@@ -125,7 +123,7 @@ def test_study_command_gives_a_complete_table(tiny_study):
 def _one_copy_of_the_weights_per_checkpoint_and_the_best_epoch_kept(storage):
     (experiment,) = [p for p in storage.iterdir() if p.is_dir()]
     trials = [p for p in experiment.iterdir() if (p / "result.json").is_file()]
-    assert len(trials) == 2 * len(ARMS)
+    assert len(trials) == 2 * len(STUDY_ARMS)
     for trial in trials:
         results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
         values = [r["target_val_pdj20"] for r in results]
